@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Each builds its own virtual environment from pyproject.toml.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+FUNCTION_DIR := functions/optout_relay
+
+.PHONY: help demo test lint typecheck unit validate requirements build bench clean
+
+help:
+	@echo "make demo   - run the whole relay locally (moto server + provider simulators), print a summary"
+	@echo "make test   - lint, type-check, validate the template and run every test"
+	@echo "make build  - sam build (set RUNTIME=python3.11 to build with this machine's Python)"
+
+$(STAMP): pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/optout-relay demo
+
+test: lint unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check functions devtools tests
+	$(BIN)/ruff format --check functions devtools tests
+	$(BIN)/mypy
+	$(BIN)/python -m optout_relay_dev.requirements --check
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+requirements: $(STAMP)
+	$(BIN)/python -m optout_relay_dev.requirements
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

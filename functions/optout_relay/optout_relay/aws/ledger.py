@@ -1,0 +1,123 @@
+"""The DynamoDB ledger: the only module that reads or writes the results table.
+
+Key schema: partition key ``phone_number`` (E.164), sort key ``target``
+(``provider#list#event_id``), so "what happened to this number, everywhere" is
+one Query. One item per (event, provider target), updated in place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from optout_relay.aws.clients import client
+from optout_relay.aws.errors import aws_call, error_code, transient_from
+from optout_relay.domain.model import LedgerEntry, Status
+
+PARTITION_KEY = "phone_number"
+SORT_KEY = "target"
+_SETTLED = (Status.UNSUBSCRIBED.value, Status.NOT_SUBSCRIBED.value)
+# Cleared when a later step has no value for them (a success after a retry has no error).
+_CLEARABLE = ("http_status", "error_code", "error_message")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class DynamoLedger:
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = client("dynamodb")
+        return self._dynamodb
+
+    def settled_status(self, phone_number: str, target: str) -> Status | None:
+        # Strongly consistent: a success written by an earlier delivery is always seen.
+        with aws_call("DynamoDB GetItem"):
+            response = self.dynamodb.get_item(
+                TableName=self.table_name,
+                Key={PARTITION_KEY: {"S": phone_number}, SORT_KEY: {"S": target}},
+                ConsistentRead=True,
+                ProjectionExpression="#status",
+                ExpressionAttributeNames={"#status": "status"},
+            )
+        status = response.get("Item", {}).get("status", {}).get("S")
+        return Status(status) if status in _SETTLED else None
+
+    def record(self, entry: LedgerEntry) -> bool:
+        now = utc_now()
+        values: dict[str, Any] = {
+            "event_id": entry.event_id,
+            "provider": entry.provider,
+            "status": entry.status.value,
+            "message_id": entry.message_id,
+            "receive_count": entry.receive_count,
+            "processed_at": now,
+            "http_status": entry.http_status,
+            "error_code": entry.error_code,
+            "error_message": entry.error_message,
+        }
+        if entry.list_field and entry.list_value is not None:
+            values[entry.list_field] = int(entry.list_value) if entry.list_field == "list_id" else entry.list_value
+        if entry.occurred_at:
+            values["occurred_at"] = entry.occurred_at
+        if entry.source:
+            values["source"] = entry.source
+
+        names: dict[str, str] = {"#pk": PARTITION_KEY}
+        attribute_values: dict[str, Any] = {}
+        sets, removes = [], []
+        for index, (name, value) in enumerate(values.items()):
+            names[f"#a{index}"] = name
+            if value is None:
+                if name in _CLEARABLE:
+                    removes.append(f"#a{index}")
+                continue
+            attribute_values[f":v{index}"] = _attribute(value)
+            sets.append(f"#a{index} = :v{index}")
+        names["#first"] = "first_seen_at"
+        names["#attempts"] = "attempts"
+        names["#status"] = "status"
+        attribute_values.update(
+            {
+                ":now": {"S": now},
+                ":calls": {"N": str(entry.attempts_added)},
+                ":zero": {"N": "0"},
+                ":unsubscribed": {"S": _SETTLED[0]},
+                ":not_subscribed": {"S": _SETTLED[1]},
+            }
+        )
+        sets.append("#first = if_not_exists(#first, :now)")
+        sets.append("#attempts = if_not_exists(#attempts, :zero) + :calls")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table_name,
+                Key={PARTITION_KEY: {"S": entry.phone_number}, SORT_KEY: {"S": entry.target}},
+                UpdateExpression=expression,
+                ConditionExpression="attribute_not_exists(#pk) OR NOT (#status IN (:unsubscribed, :not_subscribed))",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attribute_values,
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise transient_from("DynamoDB UpdateItem", error) from None
+        except BotoCoreError as error:
+            raise transient_from("DynamoDB UpdateItem", error) from None
+        return True
+
+
+def _attribute(value: Any) -> dict[str, str]:
+    if isinstance(value, bool):
+        raise TypeError("booleans are not stored in the ledger")
+    if isinstance(value, int | float):
+        return {"N": str(value)}
+    return {"S": str(value)}

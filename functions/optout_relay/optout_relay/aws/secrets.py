@@ -1,0 +1,33 @@
+"""Provider secrets from Secrets Manager, cached by Powertools parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
+
+from optout_relay.aws.errors import transient_from
+from optout_relay.errors import TransientError
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+class SecretsManagerStore:
+    def __init__(self, max_age: int = SECRET_MAX_AGE_SECONDS) -> None:
+        self.max_age = max_age
+
+    def get(self, secret_id: str, *, refresh: bool = False) -> Mapping[str, Any]:
+        try:
+            value = parameters.get_secret(secret_id, transform="json", max_age=self.max_age, force_fetch=refresh)
+        except parameters.TransformParameterError:
+            raise TransientError("secret_malformed", f"secret {secret_id} is not a JSON object") from None
+        except parameters.GetParameterError as error:
+            cause = error.__cause__ or error.__context__
+            if isinstance(cause, ClientError):
+                raise transient_from(f"reading secret {secret_id}", cause) from None
+            raise TransientError("secret_unavailable", f"secret {secret_id} could not be read") from None
+        if not isinstance(value, Mapping):
+            raise TransientError("secret_malformed", f"secret {secret_id} is not a JSON object")
+        return value

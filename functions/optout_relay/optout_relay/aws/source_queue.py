@@ -1,0 +1,47 @@
+"""The queue a record came from: used to push a record's next delivery back."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from optout_relay.aws.clients import client
+from optout_relay.domain.model import InboundMessage
+from optout_relay.observability import logger
+
+MAX_VISIBILITY_TIMEOUT = 43_200  # SQS limit: 12 hours
+
+
+class SqsSourceQueue:
+    def __init__(self, sqs: Any = None) -> None:
+        self._sqs = sqs
+        self._urls: dict[str, str] = {}
+
+    @property
+    def sqs(self) -> Any:
+        if self._sqs is None:
+            self._sqs = client("sqs")
+        return self._sqs
+
+    def defer(self, message: InboundMessage, seconds: float) -> None:
+        """Best effort: if this fails the record still returns after the queue's visibility timeout."""
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self._url_for(message.event_source_arn),
+                ReceiptHandle=message.receipt_handle,
+                VisibilityTimeout=min(MAX_VISIBILITY_TIMEOUT, math.ceil(seconds)),
+            )
+        except (ClientError, BotoCoreError, ValueError) as error:
+            logger.warning("Could not defer the record", extra={"error": error.__class__.__name__})
+
+    def _url_for(self, queue_arn: str) -> str:
+        if queue_arn not in self._urls:
+            parts = queue_arn.split(":")
+            if len(parts) != 6 or parts[2] != "sqs":
+                raise ValueError("not an SQS queue ARN")
+            self._urls[queue_arn] = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])[
+                "QueueUrl"
+            ]
+        return self._urls[queue_arn]

@@ -1,0 +1,133 @@
+"""The relay's vocabulary: opt-out events, phone numbers, outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Ledger status of one (event, provider target)."""
+
+    UNSUBSCRIBED = "unsubscribed"
+    NOT_SUBSCRIBED = "not_subscribed"
+    REJECTED = "rejected"
+    RETRYING = "retrying"
+    FAILED = "failed"
+
+    @property
+    def is_settled_success(self) -> bool:
+        return self in (Status.UNSUBSCRIBED, Status.NOT_SUBSCRIBED)
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A validated phone number; ``repr`` and ``masked`` never show more than 4 digits."""
+
+    e164: str
+    country_code: int
+    national_number: str
+    region: str | None
+
+    @property
+    def masked(self) -> str:
+        return mask_phone(self.e164)
+
+    def __repr__(self) -> str:
+        return f"Phone({self.masked})"
+
+
+def mask_phone(number: str) -> str:
+    digits = [c for c in number if c.isdigit()]
+    return "***" + "".join(digits[-4:]) if len(digits) > 4 else "***"
+
+
+@dataclass(frozen=True)
+class ListRef:
+    """Which list at the provider: ``field`` is the ledger/contract field name."""
+
+    field: str
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """A validated opt-out event for one provider target."""
+
+    event_id: str
+    provider: str
+    phone: Phone
+    list_ref: ListRef
+    occurred_at: str | None = None
+    source: str | None = None
+
+    @property
+    def target(self) -> str:
+        """The ledger sort key: provider, list and event, so a phone's history is one Query."""
+        return ledger_target(self.provider, self.list_ref.value, self.event_id)
+
+
+def ledger_target(provider: str, list_value: str | None, event_id: str) -> str:
+    return f"{provider}#{list_value or '-'}#{event_id}"
+
+
+@dataclass(frozen=True)
+class PartialOptOut:
+    """What could be read from an invalid event; enough for a ledger row if phone and provider are."""
+
+    event_id: str
+    provider: str | None = None
+    phone: Phone | None = None
+    list_ref: ListRef | None = None
+    occurred_at: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One SQS record, as the domain needs it (no Powertools or boto3 types)."""
+
+    message_id: str
+    body: str
+    receive_count: int
+    receipt_handle: str = ""
+    event_source_arn: str = ""
+    message_group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Provider credentials. ``repr`` hides them so they cannot reach a log by accident."""
+
+    api_key: str = field(repr=False)
+    login: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    status: Status
+    http_status: int
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One ledger write: the state of an (event, target) after a step."""
+
+    phone_number: str
+    target: str
+    event_id: str
+    provider: str
+    status: Status
+    message_id: str
+    receive_count: int
+    list_field: str | None = None
+    list_value: str | None = None
+    attempts_added: int = 0
+    http_status: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    occurred_at: str | None = None
+    source: str | None = None

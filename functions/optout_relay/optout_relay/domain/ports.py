@@ -1,0 +1,32 @@
+"""What the relay needs from the outside world. The ``aws`` package implements these
+with boto3; tests use in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from optout_relay.domain.model import InboundMessage, LedgerEntry, Status
+
+
+class Ledger(Protocol):
+    def settled_status(self, phone_number: str, target: str) -> Status | None:
+        """The status of a target if it already succeeded (strongly consistent), else ``None``."""
+
+    def record(self, entry: LedgerEntry) -> bool:
+        """Write one step; never overwrite a success. ``False`` if a success was already there."""
+
+
+class DeadLetters(Protocol):
+    def send(self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]) -> None:
+        """Put the original body on the dead-letter queue with the reason as attributes."""
+
+
+class SecretStore(Protocol):
+    def get(self, secret_id: str, *, refresh: bool = False) -> Mapping[str, Any]:
+        """The secret's JSON, cached; ``refresh`` fetches it again."""
+
+
+class SourceQueue(Protocol):
+    def defer(self, message: InboundMessage, seconds: float) -> None:
+        """Keep the message invisible for ``seconds`` before SQS redelivers it."""

@@ -1,0 +1,75 @@
+"""Lambda entry point: wires Powertools and hands each SQS record to the relay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from optout_relay.domain.model import InboundMessage
+from optout_relay.errors import ConfigurationError, RecordNotProcessed
+from optout_relay.observability import OutcomeMetrics, logger, metrics, tracer
+from optout_relay.settings import Settings
+from optout_relay.wiring import build_relay
+
+try:
+    settings = Settings.from_env()
+except ConfigurationError as error:
+    logger.error(str(error))
+    raise
+
+outcome_metrics = OutcomeMetrics()
+relay = build_relay(settings, outcome_metrics)
+# The handler never raises for records: even a batch where every record failed is
+# answered with all of them as batch item failures, for SQS to redeliver.
+standard_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+fifo_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
+    logger.set_correlation_id(record.message_id)
+    message = InboundMessage(
+        message_id=record.message_id,
+        body=record.body,
+        receive_count=int(record.attributes.approximate_receive_count or 1),
+        receipt_handle=record.receipt_handle,
+        event_source_arn=record.event_source_arn,
+        message_group_id=record.attributes.message_group_id,
+    )
+
+    def remaining_seconds() -> float:
+        return lambda_context.get_remaining_time_in_millis() / 1000 if lambda_context else 60.0
+
+    try:
+        return relay.handle(message, remaining_seconds).value
+    except RecordNotProcessed:
+        raise
+    except Exception:
+        logger.exception("Unexpected error; the record goes back to the queue")
+        raise
+    finally:
+        logger.remove_keys(["event_id", "provider", "phone"])
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records") or []
+    is_fifo = bool(records) and str(records[0].get("eventSourceARN", "")).endswith(".fifo")
+    try:
+        return process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            processor=fifo_processor if is_fifo else standard_processor,
+            context=context,
+        )
+    finally:
+        outcome_metrics.flush()

@@ -1,0 +1,70 @@
+"""Tatango (legacy v2): ``DELETE /api/v2/lists/{ID}/subscribers/{PHONE}`` with HTTP Basic auth.
+
+Tatango is a US short-code platform: the subscriber id is the 10-digit national
+number. A 404 "List not found" is permanent; any other 404 means the number is
+not on the list. The ``status`` text of a 200 differs between doc versions, so
+only the HTTP status is trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from urllib3.util import make_headers
+
+from optout_relay.domain.model import CallResult, Credentials, ListRef, Phone, Status
+from optout_relay.errors import PermanentError
+from optout_relay.providers.base import FieldProblem, ProviderAdapter, require_secret_fields
+
+# NANP regions reached by US and Canadian short codes.
+SERVED_REGIONS = frozenset({"US", "CA", "PR", "VI", "GU", "AS", "MP"})
+_MAX_LIST_ID_DIGITS = 18
+
+
+class TatangoAdapter(ProviderAdapter):
+    name = "tatango"
+    default_base_url = "https://app.tatango.com"
+
+    def parse_list(self, document: Mapping[str, Any], default_region: str) -> ListRef:
+        if "list_id" not in document:
+            raise FieldProblem("schema_violation", "list_id is required for provider 'tatango'")
+        value = document["list_id"]
+        if isinstance(value, bool):
+            value = None
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            value = int(value.strip())
+        if not isinstance(value, int) or value <= 0 or len(str(value)) > _MAX_LIST_ID_DIGITS:
+            raise FieldProblem("schema_violation", "list_id must be a positive integer (or a string of digits)")
+        return ListRef("list_id", str(value))
+
+    def check_phone(self, phone: Phone) -> None:
+        if phone.country_code != 1 or phone.region not in SERVED_REGIONS or len(phone.national_number) != 10:
+            raise FieldProblem(
+                "unsupported_region", "tatango serves US and Canadian (+1) numbers only"
+            )
+
+    def credentials_from(self, secret: Mapping[str, Any]) -> Credentials:
+        login, api_key = require_secret_fields(self.name, secret, "email", "api_key")
+        return Credentials(api_key=api_key, login=login)
+
+    def unsubscribe(self, phone: Phone, list_ref: ListRef, credentials: Credentials) -> CallResult:
+        list_id, subscriber_id = list_ref.value, phone.national_number
+        if not (list_id.isascii() and list_id.isdigit() and subscriber_id.isascii() and subscriber_id.isdigit()):
+            raise PermanentError("schema_violation", "tatango path parameters must be digits")
+        headers = make_headers(basic_auth=f"{credentials.login}:{credentials.api_key}")
+        headers["Accept"] = "application/json"
+        response = self.http.request(
+            "DELETE",
+            f"{self.base_url}/api/v2/lists/{list_id}/subscribers/{subscriber_id}",
+            headers=headers,
+            provider=self.name,
+        )
+        if response.status == 404:
+            document = response.json()
+            error = document.get("error") if isinstance(document, dict) else None
+            if isinstance(error, str) and error.strip().lower() == "list not found":
+                raise PermanentError("list_not_found", f"tatango has no list {list_id}", http_status=404)
+            return CallResult(Status.NOT_SUBSCRIBED, 404)
+        self.raise_for_status(response)
+        return CallResult(Status.UNSUBSCRIBED, response.status)

@@ -1,0 +1,34 @@
+"""The composition root: builds the relay from settings and the real AWS adapters."""
+
+from __future__ import annotations
+
+from optout_relay.aws.dead_letters import SqsDeadLetters
+from optout_relay.aws.ledger import DynamoLedger
+from optout_relay.aws.secrets import SecretsManagerStore
+from optout_relay.aws.source_queue import SqsSourceQueue
+from optout_relay.domain.relay import Relay
+from optout_relay.domain.retry import RetryPolicy
+from optout_relay.observability import OutcomeMetrics
+from optout_relay.providers.http import HttpClient
+from optout_relay.providers.registry import PROVIDERS
+from optout_relay.settings import Settings
+
+
+def build_relay(settings: Settings, metrics: OutcomeMetrics) -> Relay:
+    http = HttpClient(timeout_seconds=settings.provider_timeout_seconds)
+    return Relay(
+        providers={
+            name: adapter(settings.providers[name].base_url, http) for name, adapter in PROVIDERS.items()
+        },
+        secret_ids={name: provider.secret_id for name, provider in settings.providers.items()},
+        ledger=DynamoLedger(settings.results_table_name),
+        dead_letters=SqsDeadLetters(settings.dead_letter_queue_url),
+        secrets=SecretsManagerStore(),
+        source_queue=SqsSourceQueue(),
+        retry_policy=RetryPolicy(
+            max_attempts=settings.max_attempts_per_invocation, max_delay=settings.retry_max_delay_seconds
+        ),
+        metrics=metrics,
+        default_region=settings.default_phone_region,
+        max_receive_count=settings.max_receive_count,
+    )
