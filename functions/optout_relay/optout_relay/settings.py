@@ -32,6 +32,7 @@ class Settings:
     default_phone_region: str
     max_receive_count: int
     max_attempts_per_invocation: int
+    ledger_retention_days: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,6 +96,7 @@ class Settings:
             default_phone_region=region,
             max_receive_count=integer("MAX_RECEIVE_COUNT", 5, 1, 1000),
             max_attempts_per_invocation=integer("MAX_ATTEMPTS_PER_INVOCATION", 3, 1, 20),
+            ledger_retention_days=integer("LEDGER_RETENTION_DAYS", 0, 0, 36_500),
         )
         if problems:
             raise ConfigurationError(

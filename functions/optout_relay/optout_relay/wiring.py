@@ -21,7 +21,7 @@ def build_relay(settings: Settings, metrics: OutcomeMetrics) -> Relay:
             name: adapter(settings.providers[name].base_url, http) for name, adapter in PROVIDERS.items()
         },
         secret_ids={name: provider.secret_id for name, provider in settings.providers.items()},
-        ledger=DynamoLedger(settings.results_table_name),
+        ledger=DynamoLedger(settings.results_table_name, retention_days=settings.ledger_retention_days),
         dead_letters=SqsDeadLetters(settings.dead_letter_queue_url),
         secrets=SecretsManagerStore(),
         source_queue=SqsSourceQueue(),

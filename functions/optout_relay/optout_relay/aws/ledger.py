@@ -18,18 +18,20 @@ from optout_relay.domain.model import LedgerEntry, Status
 
 PARTITION_KEY = "phone_number"
 SORT_KEY = "target"
+TTL_ATTRIBUTE = "expires_at"
 _SETTLED = (Status.UNSUBSCRIBED.value, Status.NOT_SUBSCRIBED.value)
 # Cleared when a later step has no value for them (a success after a retry has no error).
 _CLEARABLE = ("http_status", "error_code", "error_message")
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class DynamoLedger:
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: Any = None, retention_days: int = 0) -> None:
         self.table_name = table_name
+        self.retention_days = retention_days
         self._dynamodb = dynamodb
 
     @property
@@ -52,7 +54,8 @@ class DynamoLedger:
         return Status(status) if status in _SETTLED else None
 
     def record(self, entry: LedgerEntry) -> bool:
-        now = utc_now()
+        moment = datetime.now(UTC)
+        now = iso_utc(moment)
         values: dict[str, Any] = {
             "event_id": entry.event_id,
             "provider": entry.provider,
@@ -70,6 +73,9 @@ class DynamoLedger:
             values["occurred_at"] = entry.occurred_at
         if entry.source:
             values["source"] = entry.source
+        if self.retention_days:
+            # DynamoDB's TTL deletes the item after this epoch second (LEDGER_RETENTION_DAYS).
+            values[TTL_ATTRIBUTE] = int(moment.timestamp()) + self.retention_days * 86_400
 
         names: dict[str, str] = {"#pk": PARTITION_KEY}
         attribute_values: dict[str, Any] = {}

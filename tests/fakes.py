@@ -1,0 +1,110 @@
+"""In-memory fakes of the relay's ports, for logic tests without AWS or HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from optout_relay.domain.model import CallResult, Credentials, InboundMessage, LedgerEntry, ListRef, Phone, Status
+from optout_relay.errors import RelayError
+from optout_relay.providers.base import FieldProblem, ProviderAdapter, require_secret_fields
+from optout_relay.providers.http import HttpClient
+
+
+class InMemoryLedger:
+    """Same rule as the DynamoDB ledger: a success is never overwritten."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def settled_status(self, phone_number: str, target: str) -> Status | None:
+        item = self.items.get((phone_number, target))
+        status = Status(item["status"]) if item else None
+        return status if status and status.is_settled_success else None
+
+    def record(self, entry: LedgerEntry) -> bool:
+        key = (entry.phone_number, entry.target)
+        item = self.items.get(key)
+        if item and Status(item["status"]).is_settled_success:
+            return False
+        item = item or {"attempts": 0}
+        item.update(
+            phone_number=entry.phone_number,
+            target=entry.target,
+            event_id=entry.event_id,
+            provider=entry.provider,
+            status=entry.status.value,
+            http_status=entry.http_status,
+            error_code=entry.error_code,
+            error_message=entry.error_message,
+            occurred_at=entry.occurred_at,
+            source=entry.source,
+            receive_count=entry.receive_count,
+        )
+        if entry.list_field:
+            item[entry.list_field] = entry.list_value
+        item["attempts"] += entry.attempts_added
+        self.items[key] = item
+        return True
+
+    def only(self) -> dict[str, Any]:
+        assert len(self.items) == 1, self.items
+        return next(iter(self.items.values()))
+
+
+@dataclass
+class RecordingDeadLetters:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    def send(self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]) -> None:
+        self.sent.append({"body": message.body, "error_code": error_code, "error_message": error_message, **extra})
+
+
+@dataclass
+class FakeSecrets:
+    values: dict[str, dict[str, Any]]
+    fetches: list[tuple[str, bool]] = field(default_factory=list)
+    rotated: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def get(self, secret_id: str, *, refresh: bool = False) -> Mapping[str, Any]:
+        self.fetches.append((secret_id, refresh))
+        if refresh and secret_id in self.rotated:
+            self.values[secret_id] = self.rotated.pop(secret_id)
+        return self.values[secret_id]
+
+
+@dataclass
+class RecordingSourceQueue:
+    deferred: list[tuple[str, float]] = field(default_factory=list)
+
+    def defer(self, message: InboundMessage, seconds: float) -> None:
+        self.deferred.append((message.message_id, seconds))
+
+
+class ScriptedProvider(ProviderAdapter):
+    """A provider whose answers are scripted: each call pops a CallResult or raises an error."""
+
+    name = "trackly"
+    default_base_url = "https://trackly.invalid"
+
+    def __init__(self, *answers: CallResult | RelayError) -> None:
+        super().__init__(self.default_base_url, HttpClient(timeout_seconds=1))
+        self.answers = list(answers)
+        self.calls: list[tuple[str, str, str]] = []
+
+    def parse_list(self, document: Mapping[str, Any], default_region: str) -> ListRef:
+        if "list_number" not in document:
+            raise FieldProblem("schema_violation", "list_number is required for provider 'trackly'")
+        return ListRef("list_number", str(document["list_number"]))
+
+    def credentials_from(self, secret: Mapping[str, Any]) -> Credentials:
+        (api_key,) = require_secret_fields(self.name, secret, "api_key")
+        return Credentials(api_key=api_key)
+
+    def unsubscribe(self, phone: Phone, list_ref: ListRef, credentials: Credentials) -> CallResult:
+        self.calls.append((phone.e164, list_ref.value, credentials.api_key))
+        answer = self.answers.pop(0) if self.answers else CallResult(Status.UNSUBSCRIBED, 200)
+        if isinstance(answer, RelayError):
+            raise answer
+        return answer
