@@ -1,0 +1,118 @@
+"""Reads template.yaml, the single source of truth for the local stack's shape.
+
+Short-form CloudFormation tags (``!Ref``, ``!GetAtt``, ``!Sub`` ...) load as their
+long forms (``{"Ref": ...}``), as CloudFormation itself reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+_TAGS = ["Ref", "Condition", "GetAtt", "Sub", "If", "Equals", "Not", "And", "Or", "Select", "Join", "Split",
+         "FindInMap", "ImportValue", "GetAZs", "Base64", "Cidr", "Transform", "Length", "ToJsonString"]
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct(tag: str) -> Any:
+    key = tag if tag in ("Ref", "Condition") else f"Fn::{tag}"
+
+    def construct(loader: _CfnLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if tag == "GetAtt" and isinstance(value, str):
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {key: value}
+
+    return construct
+
+
+for _tag in _TAGS:
+    _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        document = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(document, dict) or "Resources" not in document:
+        raise ValueError(f"{path} is not a CloudFormation template")
+    return document
+
+
+@dataclass(frozen=True)
+class StackShape:
+    """What the local emulation needs from the template, by logical id."""
+
+    template: dict[str, Any]
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return dict(self.template["Resources"])
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.resources.items() if r.get("Type") == resource_type}
+
+    def parameter_default(self, name: str) -> Any:
+        return self.template.get("Parameters", {}).get(name, {}).get("Default")
+
+    def resolve(self, value: Any) -> Any:
+        """Resolves a parameter ``Ref`` to its default; other values are returned as they are."""
+        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in self.template.get("Parameters", {}):
+            return self.parameter_default(value["Ref"])
+        return value
+
+    @property
+    def function(self) -> tuple[str, dict[str, Any]]:
+        functions = self.of_type("AWS::Serverless::Function")
+        if len(functions) != 1:
+            raise ValueError("expected exactly one AWS::Serverless::Function in template.yaml")
+        return next(iter(functions.items()))
+
+    @property
+    def source_queue(self) -> tuple[str, dict[str, Any]]:
+        for name, queue in self.of_type("AWS::SQS::Queue").items():
+            if "RedrivePolicy" in queue.get("Properties", {}):
+                return name, queue
+        raise ValueError("no queue with a RedrivePolicy in template.yaml")
+
+    @property
+    def dead_letter_queue(self) -> tuple[str, dict[str, Any]]:
+        target = self.source_queue[1]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+        name = target["Fn::GetAtt"][0]
+        return name, self.resources[name]
+
+    @property
+    def table(self) -> tuple[str, dict[str, Any]]:
+        tables = self.of_type("AWS::DynamoDB::Table")
+        if len(tables) != 1:
+            raise ValueError("expected exactly one AWS::DynamoDB::Table in template.yaml")
+        return next(iter(tables.items()))
+
+    @property
+    def max_receive_count(self) -> int:
+        policy = self.source_queue[1]["Properties"]["RedrivePolicy"]
+        return int(self.resolve(policy["maxReceiveCount"]))
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        function = self.function[1]
+        globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        own = function.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        return {**globals_env, **own}
+
+
+def stack_shape(path: Path = TEMPLATE_PATH) -> StackShape:
+    return StackShape(load_template(path))
