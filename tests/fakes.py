@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from optout_relay.domain.model import CallResult, Credentials, InboundMessage, LedgerEntry, ListRef, Phone, Status
+from optout_relay.domain.model import (
+    CallResult,
+    Credentials,
+    InboundMessage,
+    LedgerEntry,
+    ListRef,
+    Phone,
+    Status,
+)
 from optout_relay.errors import RelayError
 from optout_relay.providers.base import FieldProblem, ProviderAdapter, require_secret_fields
 from optout_relay.providers.http import HttpClient
@@ -57,8 +65,17 @@ class InMemoryLedger:
 class RecordingDeadLetters:
     sent: list[dict[str, Any]] = field(default_factory=list)
 
-    def send(self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]) -> None:
-        self.sent.append({"body": message.body, "error_code": error_code, "error_message": error_message, **extra})
+    def send(
+        self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]
+    ) -> None:
+        self.sent.append(
+            {
+                "body": message.body,
+                "error_code": error_code,
+                "error_message": error_message,
+                **extra,
+            }
+        )
 
 
 @dataclass

@@ -12,8 +12,15 @@ from typing import Any
 from optout_relay_dev.template import StackShape, stack_shape
 
 # What producers and the CLI need to find, by the template's output names.
-OUTPUT_NAMES = ("QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn", "ResultsTableName",
-                "TracklySecretArn", "TatangoSecretArn")
+OUTPUT_NAMES = (
+    "QueueUrl",
+    "QueueArn",
+    "DeadLetterQueueUrl",
+    "DeadLetterQueueArn",
+    "ResultsTableName",
+    "TracklySecretArn",
+    "TatangoSecretArn",
+)
 
 
 @dataclass
@@ -69,9 +76,15 @@ def create_local_stack(
     dlq_props = dlq.get("Properties", {})
     dlq_url = sqs.create_queue(
         QueueName=f"{prefix}-dlq",
-        Attributes={"MessageRetentionPeriod": str(_int(shape, dlq_props.get("MessageRetentionPeriod"), 1_209_600))},
+        Attributes={
+            "MessageRetentionPeriod": str(
+                _int(shape, dlq_props.get("MessageRetentionPeriod"), 1_209_600)
+            )
+        },
     )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
 
     queue_id, queue = shape.source_queue
     queue_props = queue["Properties"]
@@ -80,10 +93,14 @@ def create_local_stack(
         QueueName=f"{prefix}-queue",
         Attributes={
             "VisibilityTimeout": str(_int(shape, queue_props.get("VisibilityTimeout"), 360)),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
+            ),
         },
     )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
 
     secret_arns: dict[str, str] = {}
     secret_by_id: dict[str, str] = {}

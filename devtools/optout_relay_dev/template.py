@@ -15,8 +15,28 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
-_TAGS = ["Ref", "Condition", "GetAtt", "Sub", "If", "Equals", "Not", "And", "Or", "Select", "Join", "Split",
-         "FindInMap", "ImportValue", "GetAZs", "Base64", "Cidr", "Transform", "Length", "ToJsonString"]
+_TAGS = [
+    "Ref",
+    "Condition",
+    "GetAtt",
+    "Sub",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Select",
+    "Join",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "GetAZs",
+    "Base64",
+    "Cidr",
+    "Transform",
+    "Length",
+    "ToJsonString",
+]
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -70,7 +90,11 @@ class StackShape:
 
     def resolve(self, value: Any) -> Any:
         """Resolves a parameter ``Ref`` to its default; other values are returned as they are."""
-        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in self.template.get("Parameters", {}):
+        if (
+            isinstance(value, dict)
+            and set(value) == {"Ref"}
+            and value["Ref"] in self.template.get("Parameters", {})
+        ):
             return self.parameter_default(value["Ref"])
         return value
 
@@ -109,7 +133,12 @@ class StackShape:
     @property
     def environment(self) -> dict[str, Any]:
         function = self.function[1]
-        globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        globals_env = (
+            self.template.get("Globals", {})
+            .get("Function", {})
+            .get("Environment", {})
+            .get("Variables", {})
+        )
         own = function.get("Properties", {}).get("Environment", {}).get("Variables", {})
         return {**globals_env, **own}
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from optout_relay.domain.events import InvalidOptOut, parse_optout
 from optout_relay.domain.model import InboundMessage
 from optout_relay.errors import InvalidEvent
@@ -38,7 +37,9 @@ def test_trackly_event_is_normalised_to_e164() -> None:
     assert optout.target == "trackly#+18005551234#msg-1"
 
 
-@pytest.mark.parametrize("raw", ["2065551111", "(206) 555-1111", "206.555.1111", "+1 206-555-1111", "1-206-555-1111"])
+@pytest.mark.parametrize(
+    "raw", ["2065551111", "(206) 555-1111", "206.555.1111", "+1 206-555-1111", "1-206-555-1111"]
+)
 def test_tatango_accepts_common_national_formats(raw: str) -> None:
     optout = parse({**TATANGO, "phone_number": raw})
     assert optout.phone.e164 == "+12065551111"
@@ -62,8 +63,13 @@ def test_tatango_list_id_must_be_positive_integer(list_id: Any) -> None:
 
 def test_optional_fields_are_carried_and_extras_ignored() -> None:
     optout = parse(
-        {**TRACKLY, "event_id": "crm-42", "occurred_at": "2026-11-20T09:30:00+01:00", "source": "stop-keyword",
-         "campaign": "ignored"}
+        {
+            **TRACKLY,
+            "event_id": "crm-42",
+            "occurred_at": "2026-11-20T09:30:00+01:00",
+            "source": "stop-keyword",
+            "campaign": "ignored",
+        }
     )
     assert optout.event_id == "crm-42"
     assert optout.occurred_at == "2026-11-20T08:30:00Z"
@@ -71,13 +77,23 @@ def test_optional_fields_are_carried_and_extras_ignored() -> None:
 
 
 def test_sns_wrapped_event_is_unwrapped() -> None:
-    sns = {"Type": "Notification", "MessageId": "sns-1", "TopicArn": "arn:aws:sns:us-east-1:1:t",
-           "Message": json.dumps(TATANGO)}
+    sns = {
+        "Type": "Notification",
+        "MessageId": "sns-1",
+        "TopicArn": "arn:aws:sns:us-east-1:1:t",
+        "Message": json.dumps(TATANGO),
+    }
     assert parse(sns).list_ref.value == "123"
 
 
 def test_eventbridge_wrapped_event_is_unwrapped() -> None:
-    bridge = {"version": "0", "id": "e-1", "detail-type": "OptOut", "source": "crm", "detail": TRACKLY}
+    bridge = {
+        "version": "0",
+        "id": "e-1",
+        "detail-type": "OptOut",
+        "source": "crm",
+        "detail": TRACKLY,
+    }
     assert parse(bridge).phone.e164 == "+14155559876"
 
 

@@ -8,16 +8,33 @@ import random
 from typing import Any
 
 import pytest
-
 from optout_relay.domain.model import CallResult, InboundMessage, Status
 from optout_relay.domain.relay import Relay
 from optout_relay.domain.retry import RetryPolicy
-from optout_relay.errors import CredentialsRejected, PermanentError, RecordNotProcessed, TransientError
+from optout_relay.errors import (
+    CredentialsRejected,
+    PermanentError,
+    RecordNotProcessed,
+    TransientError,
+)
 from optout_relay.observability import OutcomeMetrics
-from tests.fakes import FakeSecrets, InMemoryLedger, RecordingDeadLetters, RecordingSourceQueue, ScriptedProvider
 
-EVENT = {"provider": "trackly", "phone_number": "+14155559876", "list_number": "+18005551234", "event_id": "ev-1",
-         "source": "crm", "occurred_at": "2026-11-20T10:00:00Z"}
+from tests.fakes import (
+    FakeSecrets,
+    InMemoryLedger,
+    RecordingDeadLetters,
+    RecordingSourceQueue,
+    ScriptedProvider,
+)
+
+EVENT = {
+    "provider": "trackly",
+    "phone_number": "+14155559876",
+    "list_number": "+18005551234",
+    "event_id": "ev-1",
+    "source": "crm",
+    "occurred_at": "2026-11-20T10:00:00Z",
+}
 KEY = ("+14155559876", "trackly#+18005551234#ev-1")
 SECRET_ID = "optout-relay/trackly"
 API_KEY = "trk_" + "k" * 32
@@ -55,7 +72,9 @@ class World:
 
 
 def unavailable(retry_after: float | None = None) -> TransientError:
-    return TransientError("provider_unavailable", "trackly answered 503", http_status=503, retry_after=retry_after)
+    return TransientError(
+        "provider_unavailable", "trackly answered 503", http_status=503, retry_after=retry_after
+    )
 
 
 def test_unsubscribed_is_recorded_with_every_field() -> None:
@@ -98,8 +117,14 @@ def test_invalid_input_is_dead_lettered_without_a_provider_call() -> None:
     body = "{definitely not json"
     assert world.handle(body) is Status.REJECTED
     assert world.provider.calls == [] and world.ledger.items == {}
-    assert world.dlq.sent == [{"body": body, "error_code": "invalid_json",
-                               "error_message": world.dlq.sent[0]["error_message"], "event_id": "msg-1"}]
+    assert world.dlq.sent == [
+        {
+            "body": body,
+            "error_code": "invalid_json",
+            "error_message": world.dlq.sent[0]["error_message"],
+            "event_id": "msg-1",
+        }
+    ]
 
 
 def test_invalid_event_with_valid_phone_and_provider_is_recorded_as_rejected() -> None:
@@ -109,7 +134,9 @@ def test_invalid_event_with_valid_phone_and_provider_is_recorded_as_rejected() -
     item = world.ledger.only()
     assert item["status"] == "rejected" and item["error_code"] == "schema_violation"
     assert "list_number" in item["error_message"] and item["attempts"] == 0
-    assert world.dlq.sent[0]["error_code"] == "schema_violation" and world.dlq.sent[0]["provider"] == "trackly"
+    assert (
+        world.dlq.sent[0]["error_code"] == "schema_violation" and world.dlq.sent[0]["provider"] == "trackly"
+    )
     assert world.provider.calls == []
 
 
@@ -143,7 +170,11 @@ def test_transient_errors_exhausted_give_the_record_back_to_sqs() -> None:
         world.handle(receive_count=1)
     item = world.ledger.only()
     assert (item["status"], item["error_code"], item["http_status"], item["attempts"]) == (
-        "retrying", "provider_unavailable", 503, 3)
+        "retrying",
+        "provider_unavailable",
+        503,
+        3,
+    )
     assert world.dlq.sent == [] and world.count("Retried") == 1
 
 
@@ -178,7 +209,10 @@ def test_no_sleep_past_the_remaining_invocation_time() -> None:
 
 
 def test_rotated_key_is_fetched_again_once_after_a_401() -> None:
-    world = World(CredentialsRejected("unauthorized", "401", http_status=401), CallResult(Status.UNSUBSCRIBED, 200))
+    world = World(
+        CredentialsRejected("unauthorized", "401", http_status=401),
+        CallResult(Status.UNSUBSCRIBED, 200),
+    )
     world.secrets.rotated[SECRET_ID] = {"api_key": "rotated-key"}
     assert world.handle() is Status.UNSUBSCRIBED
     assert world.secrets.fetches == [(SECRET_ID, False), (SECRET_ID, True)]
@@ -207,8 +241,11 @@ def test_malformed_secret_is_transient_and_never_echoed() -> None:
 
 
 def test_logs_mask_phone_numbers_and_never_show_keys(captured_logs: io.StringIO) -> None:
-    world = World(unavailable(), CredentialsRejected("unauthorized", "401", http_status=401),
-                  CallResult(Status.UNSUBSCRIBED, 200))
+    world = World(
+        unavailable(),
+        CredentialsRejected("unauthorized", "401", http_status=401),
+        CallResult(Status.UNSUBSCRIBED, 200),
+    )
     world.handle()
     world.handle({k: v for k, v in EVENT.items() if k != "list_number"})
     logs = captured_logs.getvalue()

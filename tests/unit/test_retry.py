@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-
 from optout_relay.domain.retry import SAFETY_MARGIN_SECONDS, RetryPolicy
 from optout_relay.errors import TransientError
 from optout_relay.providers.http import parse_retry_after
 
 
 def error(retry_after: float | None = None, retry_now: bool = True) -> TransientError:
-    return TransientError("provider_unavailable", "503", http_status=503, retry_after=retry_after, retry_now=retry_now)
+    return TransientError(
+        "provider_unavailable", "503", http_status=503, retry_after=retry_after, retry_now=retry_now
+    )
 
 
 def policy(**kwargs: float) -> RetryPolicy:
@@ -47,7 +48,9 @@ def test_retry_after_beyond_the_cap_defers_instead_of_sleeping() -> None:
 
 
 def test_never_sleeps_past_the_invocation() -> None:
-    decision = policy(max_delay=30).decide(1, error(retry_after=10), remaining_seconds=10 + SAFETY_MARGIN_SECONDS - 0.1)
+    decision = policy(max_delay=30).decide(
+        1, error(retry_after=10), remaining_seconds=10 + SAFETY_MARGIN_SECONDS - 0.1
+    )
     assert decision.delay is None
 
 
@@ -55,8 +58,18 @@ def test_no_immediate_retry_when_it_cannot_help() -> None:
     assert policy().decide(1, error(retry_now=False), 900).delay is None
 
 
-@pytest.mark.parametrize(("value", "expected"), [("0", 0.0), ("120", 120.0), (" 5 ", 5.0), (None, None),
-                                                 ("soon", None), ("", None), ("-3", None)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", 0.0),
+        ("120", 120.0),
+        (" 5 ", 5.0),
+        (None, None),
+        ("soon", None),
+        ("", None),
+        ("-3", None),
+    ],
+)
 def test_parse_retry_after_seconds(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value) == expected
 

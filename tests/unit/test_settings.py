@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from optout_relay.errors import ConfigurationError
 from optout_relay.settings import Settings
 
@@ -30,8 +29,14 @@ def test_defaults() -> None:
 
 def test_overrides() -> None:
     settings = Settings.from_env(
-        {**REQUIRED, "TRACKLY_BASE_URL": "https://api.tracklysms.com/", "PROVIDER_TIMEOUT_SECONDS": "2.5",
-         "RETRY_MAX_DELAY_SECONDS": "5", "DEFAULT_PHONE_REGION": "ca", "MAX_RECEIVE_COUNT": "8"}
+        {
+            **REQUIRED,
+            "TRACKLY_BASE_URL": "https://api.tracklysms.com/",
+            "PROVIDER_TIMEOUT_SECONDS": "2.5",
+            "RETRY_MAX_DELAY_SECONDS": "5",
+            "DEFAULT_PHONE_REGION": "ca",
+            "MAX_RECEIVE_COUNT": "8",
+        }
     )
     assert settings.providers["trackly"].base_url == "https://api.tracklysms.com"
     assert settings.provider_timeout_seconds == 2.5

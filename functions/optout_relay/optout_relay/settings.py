@@ -14,7 +14,6 @@ from optout_relay.errors import ConfigurationError
 from optout_relay.providers.registry import PROVIDERS
 
 
-
 @dataclass(frozen=True)
 class ProviderSettings:
     name: str
@@ -85,7 +84,9 @@ class Settings:
         }
         region = source.get("DEFAULT_PHONE_REGION", "").strip().upper() or "US"
         if region not in phonenumbers.SUPPORTED_REGIONS:
-            problems.append(f"DEFAULT_PHONE_REGION must be an ISO 3166 region code such as US, got {region!r}")
+            problems.append(
+                f"DEFAULT_PHONE_REGION must be an ISO 3166 region code such as US, got {region!r}"
+            )
 
         settings = cls(
             results_table_name=required("RESULTS_TABLE_NAME"),
@@ -99,9 +100,7 @@ class Settings:
             ledger_retention_days=integer("LEDGER_RETENTION_DAYS", 0, 0, 36_500),
         )
         if problems:
-            raise ConfigurationError(
-                "optout-relay is misconfigured: " + "; ".join(problems)
-            )
+            raise ConfigurationError("optout-relay is misconfigured: " + "; ".join(problems))
         return settings
 
 

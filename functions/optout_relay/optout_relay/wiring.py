@@ -26,7 +26,8 @@ def build_relay(settings: Settings, metrics: OutcomeMetrics) -> Relay:
         secrets=SecretsManagerStore(),
         source_queue=SqsSourceQueue(),
         retry_policy=RetryPolicy(
-            max_attempts=settings.max_attempts_per_invocation, max_delay=settings.retry_max_delay_seconds
+            max_attempts=settings.max_attempts_per_invocation,
+            max_delay=settings.retry_max_delay_seconds,
         ),
         metrics=metrics,
         default_region=settings.default_phone_region,

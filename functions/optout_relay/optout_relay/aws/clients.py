@@ -18,4 +18,5 @@ _CONFIG = Config(
 
 @functools.cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)
+    session: Any = boto3.session.Session()
+    return session.client(service, config=_CONFIG)

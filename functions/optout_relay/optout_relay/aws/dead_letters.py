@@ -23,7 +23,9 @@ class SqsDeadLetters:
             self._sqs = client("sqs")
         return self._sqs
 
-    def send(self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]) -> None:
+    def send(
+        self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]
+    ) -> None:
         attributes = {
             "error_code": error_code,
             "error_message": error_message,

@@ -68,7 +68,9 @@ class DynamoLedger:
             "error_message": entry.error_message,
         }
         if entry.list_field and entry.list_value is not None:
-            values[entry.list_field] = int(entry.list_value) if entry.list_field == "list_id" else entry.list_value
+            values[entry.list_field] = (
+                int(entry.list_value) if entry.list_field == "list_id" else entry.list_value
+            )
         if entry.occurred_at:
             values["occurred_at"] = entry.occurred_at
         if entry.source:
@@ -108,7 +110,9 @@ class DynamoLedger:
                 TableName=self.table_name,
                 Key={PARTITION_KEY: {"S": entry.phone_number}, SORT_KEY: {"S": entry.target}},
                 UpdateExpression=expression,
-                ConditionExpression="attribute_not_exists(#pk) OR NOT (#status IN (:unsubscribed, :not_subscribed))",
+                ConditionExpression=(
+                    "attribute_not_exists(#pk) OR NOT (#status IN (:unsubscribed, :not_subscribed))"
+                ),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attribute_values,
             )

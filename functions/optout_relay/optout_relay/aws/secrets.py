@@ -20,7 +20,9 @@ class SecretsManagerStore:
 
     def get(self, secret_id: str, *, refresh: bool = False) -> Mapping[str, Any]:
         try:
-            value = parameters.get_secret(secret_id, transform="json", max_age=self.max_age, force_fetch=refresh)
+            value = parameters.get_secret(
+                secret_id, transform="json", max_age=self.max_age, force_fetch=refresh
+            )
         except parameters.TransformParameterError:
             raise TransientError("secret_malformed", f"secret {secret_id} is not a JSON object") from None
         except parameters.GetParameterError as error:

@@ -41,7 +41,7 @@ class SqsSourceQueue:
             parts = queue_arn.split(":")
             if len(parts) != 6 or parts[2] != "sqs":
                 raise ValueError("not an SQS queue ARN")
-            self._urls[queue_arn] = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])[
-                "QueueUrl"
-            ]
+            self._urls[queue_arn] = self.sqs.get_queue_url(
+                QueueName=parts[5], QueueOwnerAWSAccountId=parts[4]
+            )["QueueUrl"]
         return self._urls[queue_arn]

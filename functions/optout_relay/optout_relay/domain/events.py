@@ -66,7 +66,10 @@ def parse_optout(
     elif adapter is None:
         shown = provider_name if isinstance(provider_name, str) and len(provider_name) <= 40 else "?"
         problems.append(
-            ("unknown_provider", f"provider {shown!r} is not one of: {', '.join(sorted(providers))}")
+            (
+                "unknown_provider",
+                f"provider {shown!r} is not one of: {', '.join(sorted(providers))}",
+            )
         )
 
     phone: Phone | None = None
@@ -123,7 +126,10 @@ def _event_id(value: object, default: str, problems: list[tuple[str, str]]) -> s
         return default
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_EVENT_ID_LENGTH:
         problems.append(
-            ("schema_violation", f"event_id must be a non-empty string of at most {MAX_EVENT_ID_LENGTH} characters")
+            (
+                "schema_violation",
+                f"event_id must be a non-empty string of at most {MAX_EVENT_ID_LENGTH} characters",
+            )
         )
         return default
     return value
@@ -149,6 +155,11 @@ def _source(value: object, problems: list[tuple[str, str]]) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_SOURCE_LENGTH:
-        problems.append(("schema_violation", f"source must be a string of at most {MAX_SOURCE_LENGTH} characters"))
+        problems.append(
+            (
+                "schema_violation",
+                f"source must be a string of at most {MAX_SOURCE_LENGTH} characters",
+            )
+        )
         return None
     return value

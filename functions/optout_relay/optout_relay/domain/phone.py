@@ -31,7 +31,7 @@ def normalise_phone(raw: object, default_region: str, field_name: str = "phone_n
         )
     return Phone(
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
-        country_code=int(parsed.country_code),
+        country_code=int(parsed.country_code or 0),
         national_number=phonenumbers.national_significant_number(parsed),
         region=phonenumbers.region_code_for_number(parsed),
     )

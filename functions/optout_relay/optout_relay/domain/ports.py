@@ -18,7 +18,9 @@ class Ledger(Protocol):
 
 
 class DeadLetters(Protocol):
-    def send(self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]) -> None:
+    def send(
+        self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]
+    ) -> None:
         """Put the original body on the dead-letter queue with the reason as attributes."""
 
 

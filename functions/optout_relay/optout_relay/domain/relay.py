@@ -88,16 +88,25 @@ class Relay:
                     return self._give_back(message, optout, error, calls, decision.defer_for)
                 logger.info(
                     "Transient failure; retrying in this invocation",
-                    extra={"error_code": error.code, "http_status": error.http_status, "delay": round(decision.delay, 2)},
+                    extra={
+                        "error_code": error.code,
+                        "http_status": error.http_status,
+                        "delay": round(decision.delay, 2),
+                    },
                 )
                 self.sleep(decision.delay)
                 continue
             self._write(message, optout, result.status, calls, http_status=result.http_status)
-            logger.info("Opt-out relayed", extra={"status": result.status.value, "http_status": result.http_status})
+            logger.info(
+                "Opt-out relayed",
+                extra={"status": result.status.value, "http_status": result.http_status},
+            )
             self.metrics.count(optout.provider, METRIC_FOR_STATUS[result.status])
             return result.status
 
-    def _call_with_fresh_credentials(self, adapter: ProviderAdapter, optout: OptOut) -> tuple[CallResult, int]:
+    def _call_with_fresh_credentials(
+        self, adapter: ProviderAdapter, optout: OptOut
+    ) -> tuple[CallResult, int]:
         """One provider call; on a 401, fetch the secret again once and call once more."""
         secret_id = self.secret_ids[adapter.name]
         try:
@@ -115,7 +124,9 @@ class Relay:
             ) from None
 
     def _call(self, adapter: ProviderAdapter, optout: OptOut, *, refresh: bool) -> CallResult:
-        credentials = adapter.credentials_from(self.secrets.get(self.secret_ids[adapter.name], refresh=refresh))
+        credentials = adapter.credentials_from(
+            self.secrets.get(self.secret_ids[adapter.name], refresh=refresh)
+        )
         started = time.monotonic()
         with tracer.provider.in_subsegment(f"## {adapter.name}.unsubscribe") as subsegment:
             subsegment.put_annotation("provider", adapter.name)
@@ -125,7 +136,12 @@ class Relay:
                 self.metrics.latency(adapter.name, time.monotonic() - started)
 
     def _give_back(
-        self, message: InboundMessage, optout: OptOut, error: TransientError, calls: int, defer_for: float | None
+        self,
+        message: InboundMessage,
+        optout: OptOut,
+        error: TransientError,
+        calls: int,
+        defer_for: float | None,
     ) -> Status:
         final = message.receive_count >= self.max_receive_count
         status = Status.FAILED if final else Status.RETRYING
@@ -136,13 +152,21 @@ class Relay:
         logger.warning(
             "Transient failure; returning the record to the queue"
             + (" for the last time: the redrive policy moves it to the DLQ" if final else ""),
-            extra={"error_code": error.code, "http_status": error.http_status, "receive_count": message.receive_count,
-                   "deferred_seconds": defer_for},
+            extra={
+                "error_code": error.code,
+                "http_status": error.http_status,
+                "receive_count": message.receive_count,
+                "deferred_seconds": defer_for,
+            },
         )
         raise RecordNotProcessed(error)
 
     def _reject(
-        self, message: InboundMessage, event: OptOut | PartialOptOut, error: PermanentError, calls: int = 0
+        self,
+        message: InboundMessage,
+        event: OptOut | PartialOptOut,
+        error: PermanentError,
+        calls: int = 0,
     ) -> Status:
         provider = event.provider or UNKNOWN_PROVIDER
         if event.phone is not None and event.provider is not None:
@@ -152,8 +176,14 @@ class Relay:
         if event.provider:
             extra["provider"] = event.provider
         self.dead_letters.send(message, error.code, error.message, extra)
-        logger.warning("Permanent failure; sent to the dead-letter queue",
-                       extra={"error_code": error.code, "error_message": error.message, "http_status": error.http_status})
+        logger.warning(
+            "Permanent failure; sent to the dead-letter queue",
+            extra={
+                "error_code": error.code,
+                "error_message": error.message,
+                "http_status": error.http_status,
+            },
+        )
         self.metrics.count(provider, "Rejected")
         self.metrics.count(provider, "DeadLettered")
         return Status.REJECTED
@@ -189,5 +219,3 @@ class Relay:
         )
         if not self.ledger.record(entry):
             logger.info("A success was already recorded for this target; ledger left as it was")
-
-

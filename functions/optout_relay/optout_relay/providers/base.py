@@ -54,15 +54,26 @@ class ProviderAdapter(ABC):
             return
         reason = response.error_text() or f"HTTP {status}"
         if status == 401:
-            raise CredentialsRejected("unauthorized", f"{self.name} rejected the credentials: {reason}", http_status=status)
+            raise CredentialsRejected(
+                "unauthorized",
+                f"{self.name} rejected the credentials: {reason}",
+                http_status=status,
+            )
         if status in (408, 429) or status >= 500:
             code = "rate_limited" if status == 429 else "provider_unavailable"
             raise TransientError(
-                code, f"{self.name} answered {status}: {reason}", http_status=status, retry_after=response.retry_after()
+                code,
+                f"{self.name} answered {status}: {reason}",
+                http_status=status,
+                retry_after=response.retry_after(),
             )
         if status == 403:
-            raise PermanentError("provider_forbidden", f"{self.name} answered 403: {reason}", http_status=status)
-        raise PermanentError("provider_rejected", f"{self.name} answered {status}: {reason}", http_status=status)
+            raise PermanentError(
+                "provider_forbidden", f"{self.name} answered 403: {reason}", http_status=status
+            )
+        raise PermanentError(
+            "provider_rejected", f"{self.name} answered {status}: {reason}", http_status=status
+        )
 
 
 def require_secret_fields(provider: str, secret: Mapping[str, Any], *fields: str) -> list[str]:

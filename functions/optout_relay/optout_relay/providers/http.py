@@ -92,12 +92,22 @@ class HttpClient:
         started = time.monotonic()
         try:
             response = self.pool.request(
-                method, url, body=body, headers=headers, timeout=self.timeout, redirect=False, retries=False
+                method,
+                url,
+                body=body,
+                headers=headers,
+                timeout=self.timeout,
+                redirect=False,
+                retries=False,
             )
         except TimeoutError as error:
-            raise TransientError("timeout", f"{provider} did not answer in time ({error.__class__.__name__})") from None
+            raise TransientError(
+                "timeout", f"{provider} did not answer in time ({error.__class__.__name__})"
+            ) from None
         except SSLError as error:
-            raise TransientError("tls_error", f"TLS failure talking to {provider} ({error.__class__.__name__})") from None
+            raise TransientError(
+                "tls_error", f"TLS failure talking to {provider} ({error.__class__.__name__})"
+            ) from None
         except HTTPError as error:
             raise TransientError(
                 "connection_error", f"connection to {provider} failed ({error.__class__.__name__})"

@@ -3,7 +3,7 @@
 Tatango is a US short-code platform: the subscriber id is the 10-digit national
 number. A 404 "List not found" is permanent; any other 404 means the number is
 not on the list. The ``status`` text of a 200 differs between doc versions, so
-only the HTTP status is trusted.
+only the HTTP status and the presence of the subscriber record are trusted.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from urllib3.util import make_headers
 
 from optout_relay.domain.model import CallResult, Credentials, ListRef, Phone, Status
-from optout_relay.errors import PermanentError
+from optout_relay.errors import PermanentError, TransientError
 from optout_relay.providers.base import FieldProblem, ProviderAdapter, require_secret_fields
 
 # NANP regions reached by US and Canadian short codes.
@@ -35,14 +35,14 @@ class TatangoAdapter(ProviderAdapter):
         if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value.strip())
         if not isinstance(value, int) or value <= 0 or len(str(value)) > _MAX_LIST_ID_DIGITS:
-            raise FieldProblem("schema_violation", "list_id must be a positive integer (or a string of digits)")
+            raise FieldProblem(
+                "schema_violation", "list_id must be a positive integer (or a string of digits)"
+            )
         return ListRef("list_id", str(value))
 
     def check_phone(self, phone: Phone) -> None:
         if phone.country_code != 1 or phone.region not in SERVED_REGIONS or len(phone.national_number) != 10:
-            raise FieldProblem(
-                "unsupported_region", "tatango serves US and Canadian (+1) numbers only"
-            )
+            raise FieldProblem("unsupported_region", "tatango serves US and Canadian (+1) numbers only")
 
     def credentials_from(self, secret: Mapping[str, Any]) -> Credentials:
         login, api_key = require_secret_fields(self.name, secret, "email", "api_key")
@@ -50,7 +50,9 @@ class TatangoAdapter(ProviderAdapter):
 
     def unsubscribe(self, phone: Phone, list_ref: ListRef, credentials: Credentials) -> CallResult:
         list_id, subscriber_id = list_ref.value, phone.national_number
-        if not (list_id.isascii() and list_id.isdigit() and subscriber_id.isascii() and subscriber_id.isdigit()):
+        if not (
+            list_id.isascii() and list_id.isdigit() and subscriber_id.isascii() and subscriber_id.isdigit()
+        ):
             raise PermanentError("schema_violation", "tatango path parameters must be digits")
         headers = make_headers(basic_auth=f"{credentials.login}:{credentials.api_key}")
         headers["Accept"] = "application/json"
@@ -60,11 +62,26 @@ class TatangoAdapter(ProviderAdapter):
             headers=headers,
             provider=self.name,
         )
+        document = response.json()
         if response.status == 404:
-            document = response.json()
             error = document.get("error") if isinstance(document, dict) else None
-            if isinstance(error, str) and error.strip().lower() == "list not found":
+            if not isinstance(error, str):
+                # Not Tatango's JSON error: a proxy or a wrong base URL, not "not subscribed".
+                raise TransientError(
+                    "unexpected_response",
+                    f"tatango answered 404 with {response.error_text()}",
+                    http_status=404,
+                )
+            if error.strip().lower() == "list not found":
                 raise PermanentError("list_not_found", f"tatango has no list {list_id}", http_status=404)
             return CallResult(Status.NOT_SUBSCRIBED, 404)
         self.raise_for_status(response)
+        subscriber = document.get("subscriber") if isinstance(document, dict) else None
+        if response.status != 200 or not isinstance(subscriber, dict):
+            # A firewall challenge (202 with HTML, say) is not an unsubscribe.
+            raise TransientError(
+                "unexpected_response",
+                f"tatango answered {response.status} without a subscriber record",
+                http_status=response.status,
+            )
         return CallResult(Status.UNSUBSCRIBED, response.status)

@@ -1,0 +1,1 @@
+"""Developer tools for optout-relay: provider simulators, local demo and operator CLI."""

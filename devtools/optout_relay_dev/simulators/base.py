@@ -1,0 +1,398 @@
+"""A threaded loopback HTTP server, and what every provider simulator shares on top of it.
+
+``LoopbackHttpServer`` answers each request with a plain function. ``ProviderSimulator``
+adds the rest: a lock for provider state, recorded calls, fixed latency and injected
+faults. Nothing here logs: request lines hold phone numbers and headers hold API keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import socketserver
+import sys
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, ClassVar, Self, TypedDict
+
+from optout_relay_dev.simulators.faults import Fault, FaultInjector, FaultKind, FaultRates
+
+_MAX_BODY_BYTES = 1 << 20
+_MAX_LINE_BYTES = 65536
+# How often the accept loop looks for a stop request: bounds how long stop() waits for it.
+_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]  # names in lower case
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def json(cls, status: int, document: object) -> Response:
+        return cls(status, json.dumps(document).encode())
+
+    @classmethod
+    def html(cls, status: int, text: str) -> Response:
+        return cls(status, text.encode(), content_type="text/html; charset=utf-8")
+
+    def with_header(self, name: str, value: str) -> Response:
+        return replace(self, headers=(*self.headers, (name, value)))
+
+
+# Answers one request; ``None`` closes the connection without any response.
+Dispatch = Callable[[Request], Response | None]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the relay's connection pool expects
+    # Headers and body go out in separate writes; with Nagle on, delayed ACKs add ~40 ms.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_OPTIONS = do_DELETE
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the request line holds phone numbers."""
+
+    def _serve(self) -> None:
+        body = self._read_body()
+        if body is None:
+            self.close_connection = True
+            self._write(Response.json(400, {"error": "Malformed or oversized request body"}))
+            return
+        path, _, query = self.path.partition("?")
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        response = self.server.dispatch(Request(self.command, path, query, headers, body))
+        if response is None:
+            self.close_connection = True
+            return
+        self._write(response)
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        length = (self.headers.get("Content-Length") or "0").strip()
+        if not length.isdigit() or int(length) > _MAX_BODY_BYTES:
+            return None
+        return self.rfile.read(int(length))
+
+    def _read_chunked(self) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_MAX_LINE_BYTES)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                return None
+            if size == 0:
+                while self.rfile.readline(_MAX_LINE_BYTES) not in (b"\r\n", b"\n", b""):
+                    pass  # trailer fields, ignored
+                return b"".join(chunks)
+            total += size
+            if total > _MAX_BODY_BYTES:
+                return None
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(_MAX_LINE_BYTES)
+
+    def _write(self, response: Response) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+
+class _Server(ThreadingHTTPServer):
+    # Handler threads are joined on close, so none outlive stop().
+    daemon_threads = False
+    block_on_close = True
+    request_queue_size = 128
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], dispatch: Dispatch) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.dispatch = dispatch
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would do a reverse DNS lookup of the host; skip it.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.socket.getsockname()[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Wake handler threads blocked on idle keep-alive connections, so they end."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a timed-out call, a stopped test) is routine here.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+class LoopbackHttpServer:
+    """A threaded HTTP/1.1 server on ``host``:``port`` (port 0: any free port).
+
+    ``stop()`` ends every thread it started. Handlers that wait (latency, slow faults)
+    wait on ``stopping`` rather than sleeping, so stopping is never held up by them.
+    """
+
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "loopback-http",
+    ) -> None:
+        self.dispatch = dispatch
+        self.host = host
+        self.port = port
+        self.name = name
+        self.stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._lifecycle = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self._server.server_name, self._server.server_port
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def start(self) -> Self:
+        with self._lifecycle:
+            if self._server is not None:
+                raise RuntimeError(f"{self.name} is already running")
+            self.stopping.clear()
+            server = _Server((self.host, self.port), self.dispatch)
+            thread = threading.Thread(
+                target=server.serve_forever, args=(_POLL_SECONDS,), name=f"{self.name}-accept"
+            )
+            thread.start()
+            self._server, self._thread = server, thread
+        return self
+
+    def stop(self) -> None:
+        with self._lifecycle:
+            server, thread = self._server, self._thread
+            if server is None or thread is None:
+                return
+            self.stopping.set()
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+            thread.join()
+            self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request that reached a simulator."""
+
+    method: str
+    path: str
+    status: int | None  # None: the connection was closed without an answer
+    at: float  # the simulator's clock (time.monotonic by default) when the request arrived
+    auth_accepted: bool | None  # None: not checked (a fault or an unknown route answered first)
+    fault: FaultKind | None = None
+
+
+class SimulatorOptions(TypedDict, total=False):
+    host: str
+    port: int
+    latency_seconds: float
+    fault_rates: FaultRates
+    seed: int | None
+    clock: Callable[[], float]
+
+
+_SERVER_ERRORS = {
+    500: ("An unexpected server error occurred.", "internal_error"),
+    502: ("Bad gateway", "bad_gateway"),
+    503: ("Service temporarily unavailable", "service_unavailable"),
+    504: ("Gateway timeout", "gateway_timeout"),
+}
+
+
+class ProviderSimulator(ABC):
+    """A provider's API on a loopback port, with inspectable state and injectable faults.
+
+    Subclasses implement ``handle`` (the provider's behaviour, under ``self._lock``) and
+    ``error_response`` (the provider's error body format).
+    """
+
+    name: ClassVar[str]
+    rate_limit_message: ClassVar[str] = "Too many requests"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_seconds: float = 0.0,
+        fault_rates: FaultRates | None = None,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if latency_seconds < 0:
+            raise ValueError("latency_seconds must not be negative")
+        self._lock = threading.RLock()
+        self._calls: list[RecordedCall] = []
+        self._clock = clock
+        self.latency_seconds = latency_seconds
+        self.faults = FaultInjector(fault_rates, seed)
+        self.server = LoopbackHttpServer(self._dispatch, host, port, name=f"{self.name}-simulator")
+
+    @abstractmethod
+    def handle(self, request: Request) -> tuple[Response, bool | None]:
+        """The provider's answer and whether the credentials were accepted (None: not checked)."""
+
+    @abstractmethod
+    def error_response(self, status: int, message: str, code: str) -> Response:
+        """An error in this provider's body format."""
+
+    # Lifecycle
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # Faults and recorded calls
+    def script(self, *faults: Fault) -> None:
+        """Apply these faults, in order, to the next requests."""
+        self.faults.script(*faults)
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        with self._lock:
+            return list(self._calls)
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    def _record(
+        self,
+        request: Request,
+        arrived: float,
+        status: int | None,
+        auth_accepted: bool | None,
+        fault: FaultKind | None,
+    ) -> None:
+        call = RecordedCall(request.method, request.path, status, arrived, auth_accepted, fault)
+        with self._lock:
+            self._calls.append(call)
+
+    def _dispatch(self, request: Request) -> Response | None:
+        arrived = self._clock()
+        stopping = self.server.stopping
+        if self.latency_seconds and stopping.wait(self.latency_seconds):
+            self._record(request, arrived, None, None, None)
+            return None
+        fault = self.faults.next_fault()
+        kind = fault.kind if fault else None
+        if fault is not None and fault.kind is not FaultKind.SLOW:
+            response = self._fault_response(fault)
+            status = response.status if response is not None else None
+            self._record(request, arrived, status, None, kind)
+            return response
+        if fault is not None and stopping.wait(fault.seconds):
+            self._record(request, arrived, None, None, kind)
+            return None
+        response, auth_accepted = self.handle(request)
+        self._record(request, arrived, response.status, auth_accepted, kind)
+        return response
+
+    def _fault_response(self, fault: Fault) -> Response | None:
+        if fault.kind is FaultKind.DROP:
+            return None
+        if fault.kind is FaultKind.RATE_LIMITED:
+            response = self.error_response(429, self.rate_limit_message, "rate_limited")
+            retry_after = fault.retry_after_header()
+            return response.with_header("Retry-After", retry_after) if retry_after else response
+        message, code = _SERVER_ERRORS.get(fault.status, ("Server error", "server_error"))
+        return self.error_response(fault.status, message, code)

@@ -1,0 +1,308 @@
+"""Tatango legacy v2 simulator: ``DELETE /api/v2/lists/{ID}/subscribers/{SUBSCRIBER_ID}``.
+
+HTTP Basic auth (login email, API key). The subscriber id is the 10-digit national
+number. Unknown list: 404 "List not found"; a number not on the list, or already
+unsubscribed: 404 with another error text (the docs leave this case open). Success:
+200 with the subscriber, ``opted_out_at`` set, timestamps in mixed UTC offsets.
+Paths outside ``/api/`` answer an HTML 404 page, as a web front end would.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Unpack
+
+from optout_relay_dev.simulators.base import (
+    ProviderSimulator,
+    Request,
+    Response,
+    SimulatorOptions,
+)
+
+STATUS_UNSUBSCRIBED = "Subscriber unsubscribed"
+STATUS_UNSUBSCRIBED_OLD = "successfully unsubscribed"  # the text in older docs
+AUTH_FAILURE = "API key authorization failure"
+KEY_DISABLED = "This API key is disabled"
+LIST_NOT_FOUND = "List not found"
+SUBSCRIBER_NOT_FOUND = "Subscriber not found"
+ALREADY_UNSUBSCRIBED = "Subscriber is already unsubscribed"
+
+_ROUTE = re.compile(r"^/api/v2/lists/(?P<list>[^/]+)/subscribers/(?P<subscriber>[^/]+)/?$")
+_TEN_DIGITS = re.compile(r"^\d{10}$")
+# Tatango is in Seattle: some timestamps come back in Pacific time, others in UTC.
+_PACIFIC = timezone(timedelta(hours=-7))
+_FIREWALL_PAGE = (
+    "<!DOCTYPE html><html><head><title>403 Forbidden</title></head>"
+    "<body><h1>Access denied</h1><p>Request blocked by the web application firewall.</p>"
+    "</body></html>"
+)
+_NOT_FOUND_PAGE = (
+    "<!DOCTYPE html><html><head><title>The page you were looking for doesn't exist (404)"
+    "</title></head><body><h1>The page you were looking for doesn't exist.</h1></body></html>"
+)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``calls`` admitted calls per account in any rolling ``window_seconds``."""
+
+    calls: int
+    window_seconds: float
+
+    def __post_init__(self) -> None:
+        if self.calls < 1 or self.window_seconds <= 0:
+            raise ValueError("a rate limit needs calls >= 1 and a positive window")
+
+
+PUBLISHED_RATE_LIMIT = RateLimit(calls=1200, window_seconds=3600.0)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A subscriber of one list, with the fields the API returns."""
+
+    phone_number: str
+    subscribed_at: datetime
+    active: bool = True
+    opted_out_at: datetime | None = None
+    cleaned_at: datetime | None = None
+    opt_in_method: str = "keyword"
+    keyword_name: str | None = "JOIN"
+    first_name: str = "Jordan"
+    last_name: str = "Doe"
+    email: str = "jordan.doe@example.com"
+    birthdate: str = "19900101"
+    zip_code: str = "98101"
+    gender: str = "Unknown"
+    carrier: int = 383
+    carrier_name: str = "Verizon Wireless"
+    global_carrier_id: str = "12345"
+    global_carrier_name: str = "Verizon"
+    tags: tuple[str, ...] = field(default=())
+    total_messages_received: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phone_number": self.phone_number,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "email": self.email,
+            "birthdate": self.birthdate,
+            "zip_code": self.zip_code,
+            "gender": self.gender,
+            "cleaned_at": _timestamp(self.cleaned_at, UTC),
+            "subscribed_at": _timestamp(self.subscribed_at, UTC),
+            "opted_out_at": _timestamp(self.opted_out_at, _PACIFIC),
+            "opt_in_method": self.opt_in_method,
+            "keyword_name": self.keyword_name,
+            "carrier": self.carrier,
+            "carrier_name": self.carrier_name,
+            "global_carrier_id": self.global_carrier_id,
+            "global_carrier_name": self.global_carrier_name,
+            "tags": list(self.tags),
+            "total_messages_received": self.total_messages_received,
+        }
+
+
+@dataclass
+class _Account:
+    api_key: str
+    disabled: bool = False
+    admitted: deque[float] = field(default_factory=deque)
+
+
+class TatangoSimulator(ProviderSimulator):
+    name = "tatango"
+    rate_limit_message = "Slow down!"
+
+    def __init__(
+        self,
+        accounts: Mapping[str, str] | None = None,
+        *,
+        status_text: str = STATUS_UNSUBSCRIBED,
+        disabled_status: int = 401,
+        rate_limit: RateLimit | None = None,
+        **options: Unpack[SimulatorOptions],
+    ) -> None:
+        """``accounts``: login email -> API key."""
+        super().__init__(**options)
+        if disabled_status not in (401, 403):
+            raise ValueError("a disabled key answers 401 or 403")
+        self.status_text = status_text
+        self.disabled_status = disabled_status
+        self._accounts = {email: _Account(key) for email, key in (accounts or {}).items()}
+        self._lists: dict[str, dict[str, Subscriber]] = {}
+        self._rate_limit = rate_limit
+        self._firewall_status: int | None = None
+
+    # State for tests and demos
+    def set_credentials(self, email: str, api_key: str) -> None:
+        """Add the account, or give it this key (enabled); its earlier key is refused."""
+        with self._lock:
+            self._accounts[email] = _Account(api_key)
+
+    def rotate_key(self, email: str, new_key: str) -> None:
+        with self._lock:
+            if email not in self._accounts:
+                raise KeyError("no such account")
+            self._accounts[email].api_key = new_key
+            self._accounts[email].disabled = False
+
+    def disable_key(self, email: str, disabled: bool = True) -> None:
+        with self._lock:
+            self._accounts[email].disabled = disabled
+
+    def set_rate_limit(self, rate_limit: RateLimit | None) -> None:
+        with self._lock:
+            self._rate_limit = rate_limit
+            for account in self._accounts.values():
+                account.admitted.clear()
+
+    def set_firewall(self, status: int | None = 403) -> None:
+        """Answer every request with the firewall's HTML page and this status; ``None``: off."""
+        with self._lock:
+            self._firewall_status = status
+
+    def add_list(self, list_id: int | str) -> None:
+        with self._lock:
+            self._lists.setdefault(_list_key(list_id), {})
+
+    def subscribe(self, list_id: int | str, phone_number: str, **profile: Any) -> None:
+        """Subscribe a number (10 digits, or +1 and 10 digits), creating the list if needed.
+
+        ``profile`` sets other ``Subscriber`` fields (first_name, tags, ...).
+        """
+        subscriber_id = _subscriber_id(phone_number)
+        with self._lock:
+            subscribers = self._lists.setdefault(_list_key(list_id), {})
+            earlier = subscribers.get(subscriber_id)
+            if earlier is not None:
+                subscribers[subscriber_id] = replace(earlier, active=True, **profile)
+            else:
+                subscribers[subscriber_id] = Subscriber(
+                    subscriber_id,
+                    subscribed_at=datetime.now(UTC).replace(microsecond=0),
+                    **profile,
+                )
+
+    def is_subscribed(self, list_id: int | str, phone_number: str) -> bool:
+        subscriber = self.subscriber(list_id, phone_number)
+        return subscriber is not None and subscriber.active
+
+    def subscriber(self, list_id: int | str, phone_number: str) -> Subscriber | None:
+        with self._lock:
+            return self._lists.get(_list_key(list_id), {}).get(_subscriber_id(phone_number))
+
+    def load_state(self, document: Mapping[str, Any]) -> None:
+        """``{"accounts": {"email": "api_key"}, "lists": {"123": ["2065551111", ...]}}``"""
+        with self._lock:
+            for email, api_key in dict(document.get("accounts", {})).items():
+                self.set_credentials(str(email), str(api_key))
+            for list_id, phones in dict(document.get("lists", {})).items():
+                self.add_list(list_id)
+                if not isinstance(phones, list):
+                    raise ValueError(f"lists[{list_id}] must be a list of phone numbers")
+                for phone in phones:
+                    self.subscribe(list_id, str(phone))
+
+    # The API
+    def error_response(self, status: int, message: str, code: str) -> Response:
+        return Response.json(status, {"status": "error", "error": message})
+
+    def handle(self, request: Request) -> tuple[Response, bool | None]:
+        with self._lock:
+            if self._firewall_status is not None:
+                return Response.html(self._firewall_status, _FIREWALL_PAGE), None
+        if not request.path.startswith("/api/"):
+            return Response.html(404, _NOT_FOUND_PAGE), None
+        route = _ROUTE.match(request.path)
+        if route is None:
+            return self.error_response(404, "Not found", "not_found"), None
+        if request.method != "DELETE":
+            response = self.error_response(405, "Method not allowed", "method_not_allowed")
+            return response.with_header("Allow", "DELETE"), None
+        with self._lock:
+            account = self._authenticate(request.header("authorization"))
+            if account is None:
+                return self.error_response(401, AUTH_FAILURE, "unauthorized"), False
+            if account.disabled:
+                return self.error_response(self.disabled_status, KEY_DISABLED, "disabled"), False
+            retry_after = self._admit(account)
+            if retry_after is not None:
+                response = self.error_response(429, self.rate_limit_message, "rate_limited")
+                return response.with_header("Retry-After", str(retry_after)), True
+            return self._unsubscribe(route["list"], route["subscriber"]), True
+
+    def _authenticate(self, header: str | None) -> _Account | None:
+        scheme, _, encoded = (header or "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        email, separator, api_key = decoded.partition(":")
+        account = self._accounts.get(email)
+        if not separator or account is None or account.api_key != api_key:
+            return None
+        return account
+
+    def _admit(self, account: _Account) -> int | None:
+        """Count the call against the account's limit; the Retry-After seconds if over it."""
+        if self._rate_limit is None:
+            return None
+        now, window = self._clock(), self._rate_limit.window_seconds
+        while account.admitted and account.admitted[0] <= now - window:
+            account.admitted.popleft()
+        if len(account.admitted) >= self._rate_limit.calls:
+            return max(1, math.ceil(account.admitted[0] + window - now))
+        account.admitted.append(now)
+        return None
+
+    def _unsubscribe(self, list_id: str, subscriber_id: str) -> Response:
+        known = list_id.isascii() and list_id.isdigit()
+        subscribers = self._lists.get(str(int(list_id))) if known else None
+        if subscribers is None:
+            return self.error_response(404, LIST_NOT_FOUND, "list_not_found")
+        if not _TEN_DIGITS.match(subscriber_id):
+            return self.error_response(
+                422, "Phone number must be a continuous string of 10 digits", "invalid_phone"
+            )
+        subscriber = subscribers.get(subscriber_id)
+        if subscriber is None:
+            return self.error_response(404, SUBSCRIBER_NOT_FOUND, "not_found")
+        if not subscriber.active:
+            return self.error_response(404, ALREADY_UNSUBSCRIBED, "not_found")
+        subscriber = replace(
+            subscriber, active=False, opted_out_at=datetime.now(UTC).replace(microsecond=0)
+        )
+        subscribers[subscriber_id] = subscriber
+        return Response.json(200, {"status": self.status_text, "subscriber": subscriber.to_json()})
+
+
+def _list_key(list_id: int | str) -> str:
+    key = str(list_id).strip()
+    if not (key.isascii() and key.isdigit()) or int(key) == 0:
+        raise ValueError("a Tatango list id is a positive integer")
+    return str(int(key))
+
+
+def _subscriber_id(phone_number: str) -> str:
+    digits = phone_number.removeprefix("+1") if phone_number.startswith("+1") else phone_number
+    if not _TEN_DIGITS.match(digits):
+        raise ValueError("a Tatango subscriber is 10 digits (or +1 and 10 digits)")
+    return digits
+
+
+def _timestamp(moment: datetime | None, zone: timezone) -> str | None:
+    if moment is None:
+        return None
+    text = moment.astimezone(zone).isoformat(timespec="seconds")
+    return text.replace("+00:00", "Z")

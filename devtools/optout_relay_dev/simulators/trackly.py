@@ -1,0 +1,160 @@
+"""Trackly SMS v2 simulator: ``DELETE /api/v2/contacts`` as its API page describes it.
+
+200 ``{"success": true, "unsubscribed": <bool>}`` whenever the request is valid, even
+for an unknown list or contact; ``unsubscribed`` is true only when an active list
+subscription was deactivated (reason ``api``). The contact record is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Unpack
+
+from optout_relay_dev.simulators.base import (
+    ProviderSimulator,
+    Request,
+    Response,
+    SimulatorOptions,
+)
+
+CONTACTS_PATH = "/api/v2/contacts"
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+@dataclass(frozen=True)
+class ListContact:
+    """A contact's subscription to one sending list."""
+
+    phone_number: str
+    active: bool
+    subscribed_at: datetime
+    unsubscribed_at: datetime | None = None
+    unsubscribe_reason: str | None = None
+
+
+class TracklySimulator(ProviderSimulator):
+    name = "trackly"
+    rate_limit_message = "Rate limit exceeded"
+
+    def __init__(self, api_keys: Iterable[str] = (), **options: Unpack[SimulatorOptions]) -> None:
+        super().__init__(**options)
+        self._api_keys: set[str] = set(api_keys)
+        self._lists: dict[str, dict[str, ListContact]] = {}
+        self._suspended = False
+        self._suspended_code: str | None = None
+
+    # State for tests and demos
+    def set_credentials(self, *api_keys: str) -> None:
+        """These keys, and only these, are accepted from now on."""
+        with self._lock:
+            self._api_keys = set(api_keys)
+
+    def rotate_key(self, new_key: str, *, keep_old: bool = False) -> None:
+        """Accept ``new_key``; unless ``keep_old``, every earlier key is refused from now on."""
+        with self._lock:
+            self._api_keys = {*self._api_keys, new_key} if keep_old else {new_key}
+
+    def suspend(self, *, code: str | None = None) -> None:
+        """Suspended account: every authenticated call answers 403 (with ``code`` if given)."""
+        with self._lock:
+            self._suspended, self._suspended_code = True, code
+
+    def reinstate(self) -> None:
+        with self._lock:
+            self._suspended = False
+
+    def add_list(self, list_number: str) -> None:
+        _require_e164(list_number, "list_number")
+        with self._lock:
+            self._lists.setdefault(list_number, {})
+
+    def subscribe(self, list_number: str, phone_number: str) -> None:
+        """Make ``phone_number`` an active contact of the list (creating the list if needed)."""
+        _require_e164(list_number, "list_number")
+        _require_e164(phone_number, "phone_number")
+        with self._lock:
+            self._lists.setdefault(list_number, {})[phone_number] = ListContact(
+                phone_number, active=True, subscribed_at=datetime.now(UTC)
+            )
+
+    def is_subscribed(self, list_number: str, phone_number: str) -> bool:
+        contact = self.contact(list_number, phone_number)
+        return contact is not None and contact.active
+
+    def contact(self, list_number: str, phone_number: str) -> ListContact | None:
+        """The list subscription record, active or not; ``None`` if never on the list."""
+        with self._lock:
+            return self._lists.get(list_number, {}).get(phone_number)
+
+    def load_state(self, document: Mapping[str, Any]) -> None:
+        """``{"api_keys": [...], "lists": {"+1800...": ["+1206...", ...]}}``"""
+        with self._lock:
+            if "api_keys" in document:
+                self.set_credentials(*_strings(document["api_keys"], "api_keys"))
+            for list_number, phones in dict(document.get("lists", {})).items():
+                self.add_list(list_number)
+                for phone in _strings(phones, f"lists[{list_number}]"):
+                    self.subscribe(list_number, phone)
+
+    # The API
+    def error_response(self, status: int, message: str, code: str | None) -> Response:
+        document = {"error": message} if code is None else {"error": message, "code": code}
+        return Response.json(status, document)
+
+    def handle(self, request: Request) -> tuple[Response, bool | None]:
+        if request.path.rstrip("/") != CONTACTS_PATH:
+            return self.error_response(404, "Not found", "not_found"), None
+        if request.method != "DELETE":
+            response = self.error_response(405, "Method not allowed", "method_not_allowed")
+            return response.with_header("Allow", "DELETE"), None
+        with self._lock:
+            if request.header("x-api-key") not in self._api_keys:
+                return self.error_response(401, "Missing or invalid API key", "unauthorized"), False
+            if self._suspended:
+                return self.error_response(403, "Account suspended", self._suspended_code), True
+            return self._unsubscribe(request.body), True
+
+    def _unsubscribe(self, body: bytes) -> Response:
+        try:
+            document = json.loads(body) if body else {}
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            return self.error_response(
+                400, "The request body must be a JSON object", "invalid_json"
+            )
+        phone, list_number = document.get("phone_number"), document.get("list_number")
+        if phone in (None, ""):
+            return self.error_response(400, "phone_number is required", "missing_phone_number")
+        if list_number in (None, ""):
+            return self.error_response(400, "list_number is required", "missing_list_number")
+        if not isinstance(phone, str) or not E164.match(phone):
+            return self.error_response(
+                400, "The phone_number is not a valid E.164 phone number", "invalid_phone"
+            )
+        if not isinstance(list_number, str) or not E164.match(list_number):
+            return self.error_response(
+                400, "The list_number is not a valid E.164 phone number", "invalid_list_number"
+            )
+        contact = self._lists.get(list_number, {}).get(phone)
+        unsubscribed = contact is not None and contact.active
+        if contact is not None and unsubscribed:
+            self._lists[list_number][phone] = replace(
+                contact, active=False, unsubscribed_at=datetime.now(UTC), unsubscribe_reason="api"
+            )
+        return Response.json(200, {"success": True, "unsubscribed": unsubscribed})
+
+
+def _require_e164(value: str, field: str) -> None:
+    if not E164.match(value):
+        raise ValueError(f"{field} must be in E.164 format")
+
+
+def _strings(value: object, field: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{field} must be a list of strings")
+    return list(value)
