@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -64,6 +65,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     records = event.get("Records") or []
+    metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=len(records))
     is_fifo = bool(records) and str(records[0].get("eventSourceARN", "")).endswith(".fifo")
     try:
         return process_partial_response(
