@@ -25,11 +25,16 @@ class InMemoryLedger:
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.batch_reads = 0
 
     def settled_status(self, phone_number: str, target: str) -> Status | None:
         item = self.items.get((phone_number, target))
         status = Status(item["status"]) if item else None
         return status if status and status.is_settled_success else None
+
+    def settled_statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
+        self.batch_reads += 1
+        return {key: self.settled_status(*key) for key in keys}
 
     def record(self, entry: LedgerEntry) -> bool:
         key = (entry.phone_number, entry.target)

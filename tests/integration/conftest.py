@@ -13,6 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from optout_relay.aws.clients import client
+from optout_relay.batch import ConcurrentSqsProcessor
 from optout_relay.settings import Settings
 from optout_relay.wiring import build_relay
 from optout_relay_dev.event_source import EventSourceMapping
@@ -47,6 +48,7 @@ class RelayWorld:
         self.environment.update(overrides)
         settings = Settings.from_env(self.environment)
         handler_module.relay = build_relay(settings, handler_module.outcome_metrics)
+        handler_module.processor = ConcurrentSqsProcessor(workers=settings.record_concurrency)
 
     def publish(self, *bodies: dict[str, Any] | str) -> list[str]:
         ids = []
@@ -88,7 +90,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayWorld]:
     client.cache_clear()
     parameters.clear_caches()
     parameters.base.DEFAULT_PROVIDERS.clear()
-    original_relay = handler_module.relay
+    original_relay, original_processor = handler_module.relay, handler_module.processor
     with (
         mock_aws(),
         TracklySimulator(api_keys=[TRACKLY_KEY]) as trackly,
@@ -115,7 +117,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayWorld]:
         try:
             yield world
         finally:
-            handler_module.relay = original_relay
+            handler_module.relay, handler_module.processor = original_relay, original_processor
             client.cache_clear()
             parameters.clear_caches()
             parameters.base.DEFAULT_PROVIDERS.clear()

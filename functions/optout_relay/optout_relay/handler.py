@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    SqsFifoPartialProcessor,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from optout_relay.batch import ConcurrentSqsProcessor
 from optout_relay.domain.model import InboundMessage
 from optout_relay.errors import ConfigurationError, RecordNotProcessed
 from optout_relay.observability import OutcomeMetrics, logger, metrics, tracer
@@ -31,13 +27,11 @@ outcome_metrics = OutcomeMetrics()
 relay = build_relay(settings, outcome_metrics)
 # The handler never raises for records: even a batch where every record failed is
 # answered with all of them as batch item failures, for SQS to redeliver.
-standard_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-fifo_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+processor = ConcurrentSqsProcessor(workers=settings.record_concurrency)
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
-    logger.set_correlation_id(record.message_id)
-    message = InboundMessage(
+def inbound_message(record: SQSRecord) -> InboundMessage:
+    return InboundMessage(
         message_id=record.message_id,
         body=record.body,
         receive_count=int(record.attributes.approximate_receive_count or 1),
@@ -45,6 +39,13 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
         event_source_arn=record.event_source_arn,
         message_group_id=record.attributes.message_group_id,
     )
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
+    # Records run on worker threads: their log keys are kept per thread.
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(correlation_id=record.message_id)
+    message = inbound_message(record)
 
     def remaining_seconds() -> float:
         return lambda_context.get_remaining_time_in_millis() / 1000 if lambda_context else 60.0
@@ -57,7 +58,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
         logger.exception("Unexpected error; the record goes back to the queue")
         raise
     finally:
-        logger.remove_keys(["event_id", "provider", "phone"])
+        logger.thread_safe_clear_keys()
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -66,13 +67,10 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     records = event.get("Records") or []
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=len(records))
-    is_fifo = bool(records) and str(records[0].get("eventSourceARN", "")).endswith(".fifo")
+    relay.prefetch([inbound_message(SQSRecord(record)) for record in records])
     try:
         return process_partial_response(
-            event=event,
-            record_handler=record_handler,
-            processor=fifo_processor if is_fifo else standard_processor,
-            context=context,
+            event=event, record_handler=record_handler, processor=processor, context=context
         )
     finally:
         outcome_metrics.flush()

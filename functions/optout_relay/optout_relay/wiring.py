@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from optout_relay.aws.clients import size_pools
 from optout_relay.aws.dead_letters import SqsDeadLetters
 from optout_relay.aws.ledger import DynamoLedger
 from optout_relay.aws.secrets import SecretsManagerStore
@@ -15,7 +16,10 @@ from optout_relay.settings import Settings
 
 
 def build_relay(settings: Settings, metrics: OutcomeMetrics) -> Relay:
-    http = HttpClient(timeout_seconds=settings.provider_timeout_seconds)
+    size_pools(settings.record_concurrency)
+    http = HttpClient(
+        timeout_seconds=settings.provider_timeout_seconds, pool_size=settings.record_concurrency
+    )
     return Relay(
         providers={
             name: adapter(settings.providers[name].base_url, http) for name, adapter in PROVIDERS.items()

@@ -53,6 +53,36 @@ class DynamoLedger:
         status = response.get("Item", {}).get("status", {}).get("S")
         return Status(status) if status in _SETTLED else None
 
+    def settled_statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
+        """One strongly consistent BatchGetItem per 100 keys instead of a GetItem per record."""
+        found: dict[tuple[str, str], Status | None] = dict.fromkeys(keys)
+        unique = list(found)
+        for start in range(0, len(unique), 100):
+            pending: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": [
+                        {PARTITION_KEY: {"S": p}, SORT_KEY: {"S": t}} for p, t in unique[start : start + 100]
+                    ],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "#pk, #sk, #status",
+                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY, "#status": "status"},
+                }
+            }
+            for _ in range(5):  # unprocessed keys come back under load; boto3 retries throttling itself
+                with aws_call("DynamoDB BatchGetItem"):
+                    response = self.dynamodb.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    status = item.get("status", {}).get("S")
+                    key = (item[PARTITION_KEY]["S"], item[SORT_KEY]["S"])
+                    found[key] = Status(status) if status in _SETTLED else None
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            else:
+                for key in pending[self.table_name]["Keys"]:
+                    found.pop((key[PARTITION_KEY]["S"], key[SORT_KEY]["S"]), None)  # read per record instead
+        return found
+
     def record(self, entry: LedgerEntry) -> bool:
         moment = datetime.now(UTC)
         now = iso_utc(moment)

@@ -13,6 +13,9 @@ class Ledger(Protocol):
     def settled_status(self, phone_number: str, target: str) -> Status | None:
         """The status of a target if it already succeeded (strongly consistent), else ``None``."""
 
+    def settled_statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
+        """``settled_status`` for many (phone_number, target) keys at once."""
+
     def record(self, entry: LedgerEntry) -> bool:
         """Write one step; never overwrite a success. ``False`` if a success was already there."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from optout_relay.domain.events import InvalidOptOut, parse_optout
 from optout_relay.domain.model import (
@@ -52,6 +52,22 @@ class Relay:
     default_region: str = "US"
     max_receive_count: int = 5
     sleep: Callable[[float], None] = time.sleep
+    _prefetched: dict[tuple[str, str], Status | None] = field(default_factory=dict, init=False, repr=False)
+
+    def prefetch(self, messages: list[InboundMessage]) -> None:
+        """Reads the ledger state of a whole batch in as few round trips as the ledger allows."""
+        keys = []
+        for message in messages:
+            try:
+                optout = parse_optout(message, self.providers, self.default_region)
+            except InvalidEvent:
+                continue
+            keys.append((optout.phone.e164, optout.target))
+        try:
+            self._prefetched = self.ledger.settled_statuses(keys) if keys else {}
+        except TransientError as error:  # each record reads its own item instead
+            logger.warning("Could not prefetch the ledger", extra={"error_code": error.code})
+            self._prefetched = {}
 
     def handle(self, message: InboundMessage, remaining_seconds: Callable[[], float]) -> Status:
         """Process one record. Returns its settled status, or raises ``RecordNotProcessed``."""
@@ -61,8 +77,11 @@ class Relay:
             partial = error.partial if isinstance(error, InvalidOptOut) else PartialOptOut(message.message_id)
             return self._reject(message, partial, error)
 
-        logger.append_keys(event_id=optout.event_id, provider=optout.provider, phone=optout.phone.masked)
-        settled = self.ledger.settled_status(optout.phone.e164, optout.target)
+        logger.thread_safe_append_keys(
+            event_id=optout.event_id, provider=optout.provider, phone=optout.phone.masked
+        )
+        key = (optout.phone.e164, optout.target)
+        settled = self._prefetched[key] if key in self._prefetched else self.ledger.settled_status(*key)
         if settled is not None:
             logger.info("Already settled; no provider call", extra={"status": settled.value})
             self.metrics.count(optout.provider, "DuplicateSkipped")
@@ -170,7 +189,9 @@ class Relay:
     ) -> Status:
         provider = event.provider or UNKNOWN_PROVIDER
         if event.phone is not None and event.provider is not None:
-            logger.append_keys(event_id=event.event_id, provider=event.provider, phone=event.phone.masked)
+            logger.thread_safe_append_keys(
+                event_id=event.event_id, provider=event.provider, phone=event.phone.masked
+            )
             self._write(message, event, Status.REJECTED, calls, http_status=error.http_status, error=error)
         extra = {"event_id": event.event_id}
         if event.provider:
