@@ -283,9 +283,7 @@ def test_trackly_request_carries_e164_json_and_the_api_key(http: HttpClient, pho
 # Tatango
 
 
-def test_tatango_unsubscribes_a_subscriber(
-    tatango: TatangoSimulator, http: HttpClient, phone: Phone
-) -> None:
+def test_tatango_unsubscribes_a_subscriber(tatango: TatangoSimulator, http: HttpClient, phone: Phone) -> None:
     result = tatango_call(tatango, http)(phone)
 
     assert result == CallResult(Status.UNSUBSCRIBED, 200)
@@ -307,9 +305,7 @@ def test_tatango_old_success_status_text_is_still_unsubscribed(
     assert not tatango.is_subscribed(TATANGO_LIST.value, PHONE_NATIONAL)
 
 
-def test_tatango_number_not_on_list_is_not_subscribed(
-    tatango: TatangoSimulator, http: HttpClient
-) -> None:
+def test_tatango_number_not_on_list_is_not_subscribed(tatango: TatangoSimulator, http: HttpClient) -> None:
     other = normalise_phone(OTHER_PHONE_E164, "US")
 
     assert tatango_call(tatango, http)(other) == CallResult(Status.NOT_SUBSCRIBED, 404)
@@ -448,9 +444,7 @@ def test_tatango_rejects_a_subscriber_id_that_is_not_ten_digits(
     assert statuses(tatango) == [422]
 
 
-def test_tatango_request_uses_national_number_list_id_and_basic_auth(
-    http: HttpClient, phone: Phone
-) -> None:
+def test_tatango_request_uses_national_number_list_id_and_basic_auth(http: HttpClient, phone: Phone) -> None:
     seen: list[Request] = []
 
     def answer(request: Request) -> Response:
@@ -459,9 +453,7 @@ def test_tatango_request_uses_national_number_list_id_and_basic_auth(
 
     with LoopbackHttpServer(answer) as server:
         adapter = TatangoAdapter(server.base_url, http)
-        adapter.unsubscribe(
-            phone, TATANGO_LIST, Credentials(api_key=TATANGO_KEY, login=TATANGO_EMAIL)
-        )
+        adapter.unsubscribe(phone, TATANGO_LIST, Credentials(api_key=TATANGO_KEY, login=TATANGO_EMAIL))
 
     (request,) = seen
     assert (request.method, request.path) == ("DELETE", "/api/v2/lists/123/subscribers/2065551111")
@@ -506,9 +498,7 @@ def test_tatango_2xx_without_an_unsubscribed_subscriber_is_not_success(
     [
         pytest.param(Fault.rate_limited("2"), (2.0, 2.0), id="seconds"),
         pytest.param(Fault.rate_limited(30, as_http_date=True), (28.0, 30.0), id="http-date"),
-        pytest.param(
-            Fault.rate_limited(datetime(2000, 1, 1, tzinfo=UTC)), (0.0, 0.0), id="past-date"
-        ),
+        pytest.param(Fault.rate_limited(datetime(2000, 1, 1, tzinfo=UTC)), (0.0, 0.0), id="past-date"),
         pytest.param(Fault.rate_limited(None), None, id="no-header"),
     ],
 )
@@ -656,18 +646,14 @@ def test_tatango_simulator_answers_the_documented_subscriber(tatango: TatangoSim
     assert document["status"] == "Subscriber unsubscribed"
     subscriber = document["subscriber"]
     assert subscriber["phone_number"] == PHONE_NATIONAL
-    assert {"subscribed_at", "opt_in_method", "carrier", "total_messages_received"} <= set(
-        subscriber
-    )
+    assert {"subscribed_at", "opt_in_method", "carrier", "total_messages_received"} <= set(subscriber)
     assert subscriber["subscribed_at"].endswith("Z")
     assert subscriber["opted_out_at"].endswith("-07:00")  # mixed offsets, as the notes warn
     opted_out = datetime.fromisoformat(subscriber["opted_out_at"])
     assert abs(opted_out - datetime.now(UTC)) < timedelta(hours=1)
 
 
-def test_simulator_stop_leaves_no_threads_even_with_open_connections(
-    http: HttpClient, phone: Phone
-) -> None:
+def test_simulator_stop_leaves_no_threads_even_with_open_connections(http: HttpClient, phone: Phone) -> None:
     before = set(threading.enumerate())
     simulator = TracklySimulator([TRACKLY_KEY]).start()
     trackly_call(simulator, http)(phone)  # the pool keeps this keep-alive connection open
