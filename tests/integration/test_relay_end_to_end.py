@@ -191,3 +191,11 @@ def test_missing_settings_fail_clearly_at_start_up() -> None:
     assert log["level"] == "ERROR"
     for expected in ("RESULTS_TABLE_NAME", "TATANGO_SECRET_ID", "TRACKLY_BASE_URL"):
         assert expected in log["message"]
+
+
+def test_cold_start_does_not_import_the_tracing_sdk_when_tracing_is_off() -> None:
+    code = "import sys, optout_relay.handler; print(sorted(m for m in sys.modules if m.startswith('aws_xray_sdk')))"
+    completed = subprocess.run(
+        [sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True, check=True, timeout=60
+    )
+    assert completed.stdout.strip().splitlines()[-1] == "[]"

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from optout_relay.batch import ConcurrentSqsProcessor
 from optout_relay.domain.model import InboundMessage
 from optout_relay.errors import ConfigurationError, RecordNotProcessed
-from optout_relay.observability import OutcomeMetrics, logger, metrics, tracer
+from optout_relay.observability import OutcomeMetrics, logger, metrics, traced_handler
 from optout_relay.settings import Settings
 from optout_relay.wiring import build_relay
 
@@ -62,7 +62,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     records = event.get("Records") or []

@@ -26,7 +26,7 @@ from optout_relay.errors import (
     RecordNotProcessed,
     TransientError,
 )
-from optout_relay.observability import OutcomeMetrics, logger, tracer
+from optout_relay.observability import OutcomeMetrics, logger, provider_subsegment
 from optout_relay.providers.base import ProviderAdapter
 
 METRIC_FOR_STATUS = {
@@ -147,8 +147,7 @@ class Relay:
             self.secrets.get(self.secret_ids[adapter.name], refresh=refresh)
         )
         started = time.monotonic()
-        with tracer.provider.in_subsegment(f"## {adapter.name}.unsubscribe") as subsegment:
-            subsegment.put_annotation("provider", adapter.name)
+        with provider_subsegment(adapter.name):
             try:
                 return adapter.unsubscribe(optout.phone, optout.list_ref, credentials)
             finally:
