@@ -99,9 +99,29 @@ class FakeSecrets:
 @dataclass
 class RecordingSourceQueue:
     deferred: list[tuple[str, float]] = field(default_factory=list)
+    requeued: list[tuple[str, int, str]] = field(default_factory=list)
 
     def defer(self, message: InboundMessage, seconds: float) -> None:
         self.deferred.append((message.message_id, seconds))
+
+    def requeue(self, message: InboundMessage, delay_seconds: int, event_id: str) -> None:
+        self.requeued.append((message.message_id, delay_seconds, event_id))
+
+
+@dataclass
+class ScriptedBudget:
+    """Answers ``take`` from a script of waits (0.0 grants); records shrink calls."""
+
+    waits: list[float] = field(default_factory=list)
+    taken: list[str] = field(default_factory=list)
+    shrunk: list[tuple[str, float, float]] = field(default_factory=list)
+
+    def take(self, provider: str, rate_per_second: float) -> float:
+        self.taken.append(provider)
+        return self.waits.pop(0) if self.waits else 0.0
+
+    def shrink(self, provider: str, factor: float, seconds: float) -> None:
+        self.shrunk.append((provider, factor, seconds))
 
 
 class ScriptedProvider(ProviderAdapter):

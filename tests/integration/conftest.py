@@ -108,6 +108,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayWorld]:
                 "TATANGO_BASE_URL": tatango.base_url,
                 "PROVIDER_TIMEOUT_SECONDS": "0.5",
                 "RETRY_MAX_DELAY_SECONDS": "0.01",
+                "TATANGO_MAX_RPS": "unlimited",  # the rate budget has tests of its own
             },
         )
         trackly.add_list(TRACKLY_LIST)

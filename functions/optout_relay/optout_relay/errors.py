@@ -60,3 +60,7 @@ class CredentialsRejected(RelayError):
 
 class ConfigurationError(Exception):
     """A missing or malformed setting, reported at start-up."""
+
+
+class RecordDeferred(Exception):
+    """No rate budget now: report the record as a batch item failure, not as an error."""

@@ -10,9 +10,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from optout_relay.aws.source_queue import PINNED_EVENT_ID
 from optout_relay.batch import ConcurrentSqsProcessor
 from optout_relay.domain.model import InboundMessage
-from optout_relay.errors import ConfigurationError, RecordNotProcessed
+from optout_relay.errors import ConfigurationError, RecordDeferred, RecordNotProcessed
 from optout_relay.observability import OutcomeMetrics, logger, metrics, traced_handler
 from optout_relay.settings import Settings
 from optout_relay.wiring import build_relay
@@ -38,7 +39,13 @@ def inbound_message(record: SQSRecord) -> InboundMessage:
         receipt_handle=record.receipt_handle,
         event_source_arn=record.event_source_arn,
         message_group_id=record.attributes.message_group_id,
+        pinned_event_id=_string_attribute(record, PINNED_EVENT_ID),
     )
+
+
+def _string_attribute(record: SQSRecord, name: str) -> str | None:
+    attribute = record.message_attributes.get(name)
+    return attribute.string_value if attribute else None
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
@@ -52,7 +59,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 
     try:
         return relay.handle(message, remaining_seconds).value
-    except RecordNotProcessed:
+    except (RecordNotProcessed, RecordDeferred):
         raise
     except Exception:
         logger.exception("Unexpected error; the record goes back to the queue")

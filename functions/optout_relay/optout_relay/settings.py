@@ -6,6 +6,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -19,6 +20,7 @@ class ProviderSettings:
     name: str
     base_url: str
     secret_id: str
+    max_rps: float | None  # fleet-wide calls per second; None: unlimited
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,27 @@ class Settings:
                 problems.append(f"{name} {problem}")
             return url.rstrip("/")
 
+        def rate(name: str, default: float | None) -> float | None:
+            raw = source.get(name, "").strip().lower()
+            if not raw:
+                return default
+            if raw == "unlimited":
+                return None
+            try:
+                value = float(Fraction(raw))
+            except (ValueError, ZeroDivisionError):
+                value = 0.0
+            if not 0 < value <= 100_000:
+                problems.append(f"{name} must be calls per second (e.g. 10, 0.5 or 1200/3600) or 'unlimited'")
+                return default
+            return value
+
         providers = {
             name: ProviderSettings(
                 name=name,
                 base_url=base_url(f"{name.upper()}_BASE_URL", adapter.default_base_url),
                 secret_id=required(f"{name.upper()}_SECRET_ID"),
+                max_rps=rate(f"{name.upper()}_MAX_RPS", adapter.default_max_rps),
             )
             for name, adapter in PROVIDERS.items()
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from optout_relay.aws.clients import size_pools
 from optout_relay.aws.dead_letters import SqsDeadLetters
 from optout_relay.aws.ledger import DynamoLedger
+from optout_relay.aws.rate_budget import DynamoRateBudget
 from optout_relay.aws.secrets import SecretsManagerStore
 from optout_relay.aws.source_queue import SqsSourceQueue
 from optout_relay.domain.relay import Relay
@@ -36,4 +37,6 @@ def build_relay(settings: Settings, metrics: OutcomeMetrics) -> Relay:
         metrics=metrics,
         default_region=settings.default_phone_region,
         max_receive_count=settings.max_receive_count,
+        budget=DynamoRateBudget(settings.results_table_name),
+        rate_limits={name: provider.max_rps for name, provider in settings.providers.items()},
     )

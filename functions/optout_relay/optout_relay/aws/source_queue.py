@@ -8,10 +8,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from optout_relay.aws.clients import client
+from optout_relay.aws.errors import aws_call
 from optout_relay.domain.model import InboundMessage
 from optout_relay.observability import logger
 
 MAX_VISIBILITY_TIMEOUT = 43_200  # SQS limit: 12 hours
+MAX_DELAY_SECONDS = 900  # SQS limit: 15 minutes
+# Message attribute that carries the event id on a copy the relay re-enqueued.
+PINNED_EVENT_ID = "optout_event_id"
 
 
 class SqsSourceQueue:
@@ -35,6 +39,16 @@ class SqsSourceQueue:
             )
         except (ClientError, BotoCoreError, ValueError) as error:
             logger.warning("Could not defer the record", extra={"error": error.__class__.__name__})
+
+    def requeue(self, message: InboundMessage, delay_seconds: int, event_id: str) -> None:
+        """Not best effort: if the copy cannot be sent, the original must stay on the queue."""
+        with aws_call("SQS SendMessage (re-enqueue)"):
+            self.sqs.send_message(
+                QueueUrl=self._url_for(message.event_source_arn),
+                MessageBody=message.body,
+                DelaySeconds=min(MAX_DELAY_SECONDS, delay_seconds),
+                MessageAttributes={PINNED_EVENT_ID: {"DataType": "String", "StringValue": event_id}},
+            )
 
     def _url_for(self, queue_arn: str) -> str:
         if queue_arn not in self._urls:

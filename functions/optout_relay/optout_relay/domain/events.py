@@ -57,7 +57,7 @@ def parse_optout(
     document = unwrap_envelope(message.body)
     problems: list[tuple[str, str]] = []
 
-    event_id = _event_id(document.get("event_id"), message.message_id, problems)
+    event_id = _event_id(document.get("event_id"), message.pinned_event_id or message.message_id, problems)
 
     provider_name = document.get("provider")
     adapter = providers.get(provider_name) if isinstance(provider_name, str) else None

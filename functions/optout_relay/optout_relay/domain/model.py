@@ -14,6 +14,8 @@ class Status(StrEnum):
     REJECTED = "rejected"
     RETRYING = "retrying"
     FAILED = "failed"
+    # Not a ledger status: no rate budget now, the record comes back later.
+    DEFERRED = "deferred"
 
     @property
     def is_settled_success(self) -> bool:
@@ -96,6 +98,12 @@ class InboundMessage:
     receipt_handle: str = ""
     event_source_arn: str = ""
     message_group_id: str | None = None
+    # Set on a message the relay re-enqueued itself, so the copy keeps its event's identity.
+    pinned_event_id: str | None = None
+
+    @property
+    def is_fifo(self) -> bool:
+        return self.event_source_arn.endswith(".fifo")
 
 
 @dataclass(frozen=True)

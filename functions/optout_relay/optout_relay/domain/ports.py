@@ -35,3 +35,14 @@ class SecretStore(Protocol):
 class SourceQueue(Protocol):
     def defer(self, message: InboundMessage, seconds: float) -> None:
         """Keep the message invisible for ``seconds`` before SQS redelivers it."""
+
+    def requeue(self, message: InboundMessage, delay_seconds: int, event_id: str) -> None:
+        """Send a fresh copy (receive count 0) delivered after ``delay_seconds``."""
+
+
+class RateBudget(Protocol):
+    def take(self, provider: str, rate_per_second: float) -> float:
+        """``0.0`` if one call may go now, else the seconds until it may."""
+
+    def shrink(self, provider: str, factor: float, seconds: float) -> None:
+        """Run at ``factor`` of the rate for ``seconds`` (after a 429)."""

@@ -3,6 +3,7 @@ dead-letter, and record every step in the ledger."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,12 +18,13 @@ from optout_relay.domain.model import (
     Status,
     ledger_target,
 )
-from optout_relay.domain.ports import DeadLetters, Ledger, SecretStore, SourceQueue
+from optout_relay.domain.ports import DeadLetters, Ledger, RateBudget, SecretStore, SourceQueue
 from optout_relay.domain.retry import RetryPolicy
 from optout_relay.errors import (
     CredentialsRejected,
     InvalidEvent,
     PermanentError,
+    RecordDeferred,
     RecordNotProcessed,
     TransientError,
 )
@@ -37,6 +39,9 @@ METRIC_FOR_STATUS = {
     Status.FAILED: "Failed",
 }
 UNKNOWN_PROVIDER = "unknown"
+# After a 429 the fleet runs at half its budget for at least a minute (or the Retry-After).
+RATE_LIMITED_FACTOR = 0.5
+RATE_LIMITED_SECONDS = 60.0
 
 
 @dataclass
@@ -52,6 +57,8 @@ class Relay:
     default_region: str = "US"
     max_receive_count: int = 5
     sleep: Callable[[float], None] = time.sleep
+    budget: RateBudget | None = None
+    rate_limits: Mapping[str, float | None] = field(default_factory=dict)
     _prefetched: dict[tuple[str, str], Status | None] = field(default_factory=dict, init=False, repr=False)
 
     def prefetch(self, messages: list[InboundMessage]) -> None:
@@ -94,6 +101,9 @@ class Relay:
         adapter = self.providers[optout.provider]
         calls = 0
         while True:
+            wait = self._budget_wait(optout.provider)
+            if wait > 0:
+                return self._defer(message, optout, wait, calls)
             try:
                 result, made = self._call_with_fresh_credentials(adapter, optout)
                 calls += made
@@ -102,6 +112,7 @@ class Relay:
                 return self._reject(message, optout, error, calls=calls)
             except TransientError as error:
                 calls += 1
+                self._shrink_budget_after(optout.provider, error)
                 decision = self.retry_policy.decide(calls, error, remaining_seconds())
                 if decision.delay is None:
                     return self._give_back(message, optout, error, calls, decision.defer_for)
@@ -122,6 +133,42 @@ class Relay:
             )
             self.metrics.count(optout.provider, METRIC_FOR_STATUS[result.status])
             return result.status
+
+    def _budget_wait(self, provider: str) -> float:
+        limit = self.rate_limits.get(provider)
+        if self.budget is None or limit is None:
+            return 0.0
+        try:
+            return self.budget.take(provider, limit)
+        except TransientError as error:  # the budget store is down: wait rather than exceed the limit
+            logger.warning("Rate budget unavailable; deferring", extra={"error_code": error.code})
+            return 1.0
+
+    def _shrink_budget_after(self, provider: str, error: TransientError) -> None:
+        if error.code != "rate_limited" or self.budget is None or self.rate_limits.get(provider) is None:
+            return
+        try:
+            self.budget.shrink(
+                provider, RATE_LIMITED_FACTOR, max(RATE_LIMITED_SECONDS, error.retry_after or 0)
+            )
+        except TransientError:
+            logger.warning("Could not shrink the rate budget after a 429")
+
+    def _defer(self, message: InboundMessage, optout: OptOut, wait: float, calls: int) -> Status:
+        """No budget: come back when there is some. Never slept on, never counted as an error."""
+        delay = max(1, math.ceil(wait))
+        self.metrics.count(optout.provider, "Deferred")
+        if calls:
+            self._write(message, optout, Status.RETRYING, calls)
+        if message.receive_count >= self.max_receive_count - 1 and not message.is_fifo:
+            # One more receive would hand the message to the redrive policy: a budget wait
+            # is not a failure, so a fresh copy (receive count 0) takes its place.
+            self.source_queue.requeue(message, delay, optout.event_id)
+            logger.info("No rate budget; re-enqueued as a fresh message", extra={"delay": delay})
+            return Status.DEFERRED
+        self.source_queue.defer(message, delay)
+        logger.info("No rate budget; deferred", extra={"delay": delay})
+        raise RecordDeferred(f"no {optout.provider} rate budget for {delay} s")
 
     def _call_with_fresh_credentials(
         self, adapter: ProviderAdapter, optout: OptOut

@@ -27,6 +27,8 @@ class FieldProblem(Exception):
 class ProviderAdapter(ABC):
     name: ClassVar[str]
     default_base_url: ClassVar[str]
+    # Fleet-wide calls per second when ``<NAME>_MAX_RPS`` is not set; None: unlimited.
+    default_max_rps: ClassVar[float | None] = None
 
     def __init__(self, base_url: str, http: HttpClient) -> None:
         self.base_url = base_url.rstrip("/")

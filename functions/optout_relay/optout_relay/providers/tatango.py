@@ -25,6 +25,7 @@ _MAX_LIST_ID_DIGITS = 18
 class TatangoAdapter(ProviderAdapter):
     name = "tatango"
     default_base_url = "https://app.tatango.com"
+    default_max_rps = 1200 / 3600  # 1,200 calls an hour per account
 
     def parse_list(self, document: Mapping[str, Any], default_region: str) -> ListRef:
         if "list_id" not in document:

@@ -1,0 +1,86 @@
+"""What the relay does when a provider's fleet-wide rate budget is spent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from optout_relay.domain.model import CallResult, InboundMessage, Status
+from optout_relay.errors import RecordDeferred, RecordNotProcessed, TransientError
+
+from tests.fakes import ScriptedBudget
+from tests.unit.test_relay import EVENT, World
+
+
+def budgeted(*answers: object, waits: list[float]) -> tuple[World, ScriptedBudget]:
+    world = World(*answers)
+    budget = ScriptedBudget(waits=list(waits))
+    world.relay.budget = budget
+    world.relay.rate_limits = {"trackly": 10.0}
+    return world, budget
+
+
+def test_no_budget_defers_without_a_call_or_an_error() -> None:
+    world, _ = budgeted(waits=[2.3])
+    with pytest.raises(RecordDeferred):
+        world.handle()
+    assert world.provider.calls == [] and world.sleeps == []
+    assert world.queue.deferred == [("msg-1", 3)]
+    assert world.ledger.items == {}  # nothing happened yet, nothing to record
+    assert world.count("Deferred") == 1
+    assert world.count("Retried") == 0 and world.count("Failed") == 0
+
+
+def test_budget_granted_calls_the_provider() -> None:
+    world, budget = budgeted(CallResult(Status.UNSUBSCRIBED, 200), waits=[0.0])
+    assert world.handle() is Status.UNSUBSCRIBED
+    assert budget.taken == ["trackly"]
+
+
+def test_unlimited_provider_never_asks_for_budget() -> None:
+    world, budget = budgeted(CallResult(Status.UNSUBSCRIBED, 200), waits=[5.0])
+    world.relay.rate_limits = {"trackly": None}
+    assert world.handle() is Status.UNSUBSCRIBED
+    assert budget.taken == []
+
+
+def test_deferral_near_the_receive_limit_re_enqueues_a_fresh_copy() -> None:
+    world, _ = budgeted(waits=[4.0])
+    assert world.handle(receive_count=4) is Status.DEFERRED  # maxReceiveCount 5: one more would be the last
+    assert world.queue.requeued == [("msg-1", 4, "ev-1")]
+    assert world.queue.deferred == []
+
+
+def test_a_re_enqueued_copy_keeps_its_event_identity() -> None:
+    world, _ = budgeted(CallResult(Status.UNSUBSCRIBED, 200), waits=[0.0])
+    body = json.dumps({k: v for k, v in EVENT.items() if k != "event_id"})
+    message = InboundMessage(
+        "copy-id", body, 1, "rh", "arn:aws:sqs:us-east-1:1:q", pinned_event_id="original-id"
+    )
+    world.relay.handle(message, lambda: 60.0)
+    assert world.ledger.only()["event_id"] == "original-id"
+
+
+def test_fifo_messages_are_only_deferred_never_re_enqueued() -> None:
+    world, _ = budgeted(waits=[4.0])
+    message = InboundMessage("m", json.dumps(EVENT), 4, "rh", "arn:aws:sqs:us-east-1:1:q.fifo", "group")
+    with pytest.raises(RecordDeferred):
+        world.relay.handle(message, lambda: 60.0)
+    assert world.queue.requeued == [] and world.queue.deferred == [("m", 4)]
+
+
+def test_a_429_shrinks_the_budget_for_a_while() -> None:
+    limited = TransientError("rate_limited", "429", http_status=429, retry_after=120)
+    world, budget = budgeted(limited, waits=[0.0])
+    with pytest.raises(RecordNotProcessed):
+        world.handle()
+    assert budget.shrunk == [("trackly", 0.5, 120)]
+
+
+def test_budget_spent_between_retries_defers_and_records_the_attempt() -> None:
+    unavailable = TransientError("provider_unavailable", "503", http_status=503)
+    world, _ = budgeted(unavailable, waits=[0.0, 1.5])
+    with pytest.raises(RecordDeferred):
+        world.handle()
+    item = world.ledger.only()
+    assert (item["status"], item["attempts"]) == ("retrying", 1)
