@@ -24,7 +24,7 @@ BUDGET_PARTITION = "#rate-budget"
 HEADROOM = 0.95
 _CONTENDED_TRIES = 6
 _MICROS = 1_000_000
-_EPSILON = 1e-6
+_EPSILON = 1e-4
 
 
 class DynamoRateBudget:
