@@ -51,7 +51,7 @@ def test_national_numbers_use_default_phone_region() -> None:
     assert optout.phone.e164 == "+442079460958"
 
 
-@pytest.mark.parametrize("list_id", [123, "123", " 123 "])
+@pytest.mark.parametrize("list_id", [123, "123", " 123 ", 123.0])
 def test_tatango_list_id_integer_or_digit_string(list_id: Any) -> None:
     assert parse({**TATANGO, "list_id": list_id}).list_ref.value == "123"
 

@@ -33,6 +33,8 @@ class TatangoAdapter(ProviderAdapter):
         value = document["list_id"]
         if isinstance(value, bool):
             value = None
+        if isinstance(value, float) and value.is_integer():  # JSON 42.0 is the integer 42
+            value = int(value)
         if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value.strip())
         if not isinstance(value, int) or value <= 0 or len(str(value)) > _MAX_LIST_ID_DIGITS:
