@@ -36,6 +36,18 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
+validate: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template template.yaml
+
+RUNTIME ?= python3.12
+build: $(STAMP)
+	$(BIN)/python -m optout_relay_dev.requirements --check
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam build --template template.yaml --parameter-overrides Runtime=$(RUNTIME)
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 requirements: $(STAMP)
 	$(BIN)/python -m optout_relay_dev.requirements
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
-from optout_relay.aws.rate_budget import HEADROOM, DynamoRateBudget
+from optout_relay.aws.rate_budget import DynamoRateBudget, window_for
 from optout_relay_dev.local_stack import create_local_stack
 
 SECRETS = {"trackly": {"api_key": "k"}, "tatango": {"email": "e", "api_key": "k"}}
@@ -35,36 +35,43 @@ def table() -> Iterator[tuple[Any, str]]:
         yield session.client("dynamodb"), stack.table_name
 
 
-def test_grants_are_paced_at_the_configured_rate(table: tuple[Any, str]) -> None:
+def test_no_window_holds_more_than_the_rate(table: tuple[Any, str]) -> None:
     dynamodb, name = table
     clock = Clock()
     budget = DynamoRateBudget(name, dynamodb, clock)
+    assert window_for(10) == (1.0, 9) and window_for(1200 / 3600) == (3.0, 1)
+    assert [budget.take("tatango", 10) for _ in range(9)] == [0.0] * 9
+    assert budget.take("tatango", 10) == pytest.approx(1.0)  # back when the first grant leaves the window
+    clock.now += 1.0
     assert budget.take("tatango", 10) == 0.0
-    wait = budget.take("tatango", 10)
-    assert wait == pytest.approx(1 / (10 * HEADROOM))
-    clock.now += wait
-    assert budget.take("tatango", 10) == 0.0
-    assert budget.take("trackly", 10) == 0.0  # one bucket per provider
+    assert budget.take("trackly", 10) == 0.0  # one budget per provider
 
 
-def test_two_environments_share_one_bucket(table: tuple[Any, str]) -> None:
+def test_records_without_budget_get_distinct_return_times(table: tuple[Any, str]) -> None:
+    dynamodb, name = table
+    clock = Clock()
+    budget = DynamoRateBudget(name, dynamodb, clock)
+    budget.take("tatango", 1200 / 3600)
+    waits = [budget.take("tatango", 1200 / 3600) for _ in range(3)]
+    assert waits == [pytest.approx(3.0), pytest.approx(6.0), pytest.approx(9.0)]
+
+
+def test_two_environments_share_one_budget(table: tuple[Any, str]) -> None:
     dynamodb, name = table
     clock = Clock()
     first, second = DynamoRateBudget(name, dynamodb, clock), DynamoRateBudget(name, dynamodb, clock)
     assert first.take("tatango", 1) == 0.0
-    assert second.take("tatango", 1) > 0.9
+    assert second.take("tatango", 1) == pytest.approx(1.0)
 
 
 def test_a_429_halves_the_rate_for_a_while(table: tuple[Any, str]) -> None:
     dynamodb, name = table
     clock = Clock()
     budget = DynamoRateBudget(name, dynamodb, clock)
-    budget.take("tatango", 10)
     budget.shrink("tatango", 0.5, seconds=60)
-    assert budget.take("tatango", 10) == pytest.approx(1 / (5 * HEADROOM))
+    assert [budget.take("tatango", 10) for _ in range(5)] == [0.0] * 4 + [pytest.approx(1.0)]
     clock.now += 61
-    budget.take("tatango", 10)
-    assert budget.take("tatango", 10) == pytest.approx(1 / (10 * HEADROOM))
+    assert [budget.take("tatango", 10) for _ in range(9)] == [0.0] * 9
 
 
 def test_the_budget_is_not_stored_under_any_phone_number(table: tuple[Any, str]) -> None:
@@ -84,7 +91,7 @@ while time.time() < deadline:
     if wait == 0.0:
         grants.append(time.time())
     else:
-        time.sleep(min(wait, 0.05))
+        time.sleep(min(wait, 0.02))
 print(json.dumps(grants))
 """
 

@@ -80,3 +80,9 @@ def test_parse_retry_after_http_date() -> None:
     assert parse_retry_after(header, now=now) == pytest.approx(90)
     past = format_datetime(now - timedelta(seconds=90), usegmt=True)
     assert parse_retry_after(past, now=now) == 0
+
+
+def test_the_next_call_must_fit_in_the_invocation_too() -> None:
+    retry = RetryPolicy(max_attempts=5, max_delay=30, call_timeout=10, rng=random.Random(1))
+    assert retry.decide(1, error(retry_after=1), remaining_seconds=12).delay is None
+    assert retry.decide(1, error(retry_after=1), remaining_seconds=14).delay == 1

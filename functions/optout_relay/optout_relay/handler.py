@@ -44,8 +44,9 @@ def inbound_message(record: SQSRecord) -> InboundMessage:
 
 
 def _string_attribute(record: SQSRecord, name: str) -> str | None:
-    attribute = record.message_attributes.get(name)
-    return attribute.string_value if attribute else None
+    attribute = (record.raw_event.get("messageAttributes") or {}).get(name) or {}
+    value = attribute.get("stringValue")
+    return value if isinstance(value, str) else None
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:

@@ -24,6 +24,8 @@ class RetryPolicy:
     max_attempts: int = 3
     max_delay: float = 30.0
     base_delay: float = 0.5
+    # The next call may take this long (PROVIDER_TIMEOUT_SECONDS): it must fit too.
+    call_timeout: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
 
     def decide(self, attempt: int, error: TransientError, remaining_seconds: float) -> RetryDecision:
@@ -36,6 +38,6 @@ class RetryPolicy:
             delay = error.retry_after
         else:
             delay = self.rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
-        if delay > remaining_seconds - SAFETY_MARGIN_SECONDS:
+        if delay + self.call_timeout > remaining_seconds - SAFETY_MARGIN_SECONDS:
             return RetryDecision(delay=None)
         return RetryDecision(delay=delay)

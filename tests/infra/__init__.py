@@ -1,0 +1,1 @@
+"""Infrastructure tests: template invariants, lint, build inputs and the event contract."""

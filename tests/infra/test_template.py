@@ -1,0 +1,135 @@
+"""template.yaml invariants, each its own test (see invariants.py for the rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import invariants as inv
+
+Template = dict[str, Any]
+
+
+def test_visibility_timeout_covers_six_function_timeouts_plus_batching_window(
+    template: Template,
+) -> None:
+    assert inv.check_visibility_timeout(template) == []
+
+
+def test_max_receive_count_is_at_least_five(template: Template) -> None:
+    assert inv.check_max_receive_count(template) == []
+
+
+def test_dead_letter_queue_keeps_messages_fourteen_days(template: Template) -> None:
+    assert inv.check_dead_letter_queue(template) == []
+
+
+def test_report_batch_item_failures_is_on(template: Template) -> None:
+    assert inv.check_report_batch_item_failures(template) == []
+
+
+def test_event_source_mapping_settings_are_parameters(template: Template) -> None:
+    assert inv.check_event_source_mapping_parameters(template) == []
+
+
+def test_runtime_is_a_parameter_defaulting_to_python312(template: Template) -> None:
+    assert inv.check_runtime(template) == []
+
+
+def test_function_is_arm64_traced_with_json_logs_and_retention(template: Template) -> None:
+    assert inv.check_function_settings(template) == []
+
+
+def test_handler_and_requirements_exist_under_code_uri(template: Template) -> None:
+    assert inv.check_function_code(template) == []
+
+
+def test_env_var_scan_finds_the_settings_the_code_reads() -> None:
+    # Guards the scanner itself: if it silently found nothing, the next test would pass.
+    found = inv.env_vars_read_by_code()
+    assert {
+        "RESULTS_TABLE_NAME",
+        "DEAD_LETTER_QUEUE_URL",
+        "TRACKLY_SECRET_ID",
+        "TATANGO_BASE_URL",
+        "MAX_RECEIVE_COUNT",
+        "POWERTOOLS_METRICS_NAMESPACE",
+    } <= found
+
+
+def test_every_env_var_the_code_reads_is_set_on_the_function(template: Template) -> None:
+    assert inv.check_environment_defined(template, inv.env_vars_the_template_must_set()) == []
+
+
+def test_env_vars_are_wired_to_the_resources_they_name(template: Template) -> None:
+    assert inv.check_environment_wiring(template) == []
+
+
+def test_template_defaults_pass_the_code_start_up_validation(template: Template) -> None:
+    assert inv.check_defaults_pass_settings(template) == []
+
+
+def test_provider_timeout_fits_in_an_invocation(template: Template) -> None:
+    assert inv.check_provider_timeout(template) == []
+
+
+def test_no_iam_statement_with_a_wildcard_action_or_resource(template: Template) -> None:
+    assert inv.check_no_iam_wildcards(template) == []
+
+
+def test_function_role_allows_what_the_code_calls_on_its_own_resources_only(
+    template: Template,
+) -> None:
+    assert inv.check_function_grants(template) == []
+
+
+def test_aws_call_scan_finds_the_data_layer_calls() -> None:
+    assert {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "sqs:SendMessage",
+        "secretsmanager:GetSecretValue",
+    } <= inv.aws_actions_called_by_code()
+
+
+def test_queues_table_secrets_and_topic_are_encrypted(template: Template) -> None:
+    assert inv.check_encryption(template) == []
+
+
+def test_every_queue_denies_non_tls_access(template: Template) -> None:
+    assert inv.check_queues_deny_insecure_transport(template) == []
+
+
+def test_secrets_are_empty_placeholders_with_the_fields_the_adapters_read(
+    template: Template,
+) -> None:
+    assert inv.check_secret_placeholders(template) == []
+
+
+def test_table_key_schema_matches_the_ledger_code(template: Template) -> None:
+    assert inv.check_table(template) == []
+
+
+def test_every_alarm_has_actions(template: Template) -> None:
+    assert inv.check_alarm_actions(template) == []
+
+
+def test_alarms_cover_dlq_age_errors_throttles_and_provider_failure_rate(
+    template: Template,
+) -> None:
+    assert inv.check_alarms_cover(template) == []
+
+
+def test_dashboard_shows_outcomes_latency_queues_and_function_health(template: Template) -> None:
+    assert inv.check_dashboard(template) == []
+
+
+def test_outputs_the_cli_needs_are_present(template: Template) -> None:
+    assert inv.check_outputs(template) == []
+
+
+def test_email_subscription_is_optional(template: Template) -> None:
+    subscriptions = inv.of_type(template, "AWS::SNS::Subscription")
+    assert subscriptions
+    for subscription in subscriptions.values():
+        condition = subscription.get("Condition")
+        assert condition in (template.get("Conditions") or {})

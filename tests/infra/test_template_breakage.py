@@ -1,0 +1,393 @@
+"""Breaking one invariant in a scratch copy of template.yaml makes its check fail.
+
+Each case edits the template's text (the edit must apply, so a reworded template
+fails here instead of silently testing nothing), loads the copy with the same
+loader, and expects the named check to report a problem mentioning ``expect``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import invariants as inv
+
+
+@dataclass(frozen=True)
+class Breakage:
+    id: str
+    edits: tuple[tuple[str, str], ...]
+    check: Callable[..., list[str]]
+    expect: str
+
+
+def _env_check(template: dict[str, Any]) -> list[str]:
+    return inv.check_environment_defined(template, inv.env_vars_the_template_must_set())
+
+
+CASES = [
+    Breakage(
+        "visibility-timeout-too-low",
+        (("VisibilityTimeout: 660", "VisibilityTimeout: 300"),),
+        inv.check_visibility_timeout,
+        "VisibilityTimeout",
+    ),
+    Breakage(
+        "function-timeout-raised-without-visibility",
+        (("      Timeout: 60\n", "      Timeout: 120\n"),),
+        inv.check_visibility_timeout,
+        "function timeout (120 s)",
+    ),
+    Breakage(
+        "batching-window-allows-more-than-visibility-covers",
+        (("    MinValue: 0\n    MaxValue: 300\n", "    MinValue: 0\n    MaxValue: 600\n"),),
+        inv.check_visibility_timeout,
+        "batching window (600 s)",
+    ),
+    Breakage(
+        "max-receive-count-literal-3",
+        (("maxReceiveCount: !Ref MaxReceiveCount", "maxReceiveCount: 3"),),
+        inv.check_max_receive_count,
+        "maxReceiveCount 3",
+    ),
+    Breakage(
+        "max-receive-count-parameter-allows-3",
+        (("    Default: 5\n    MinValue: 5\n", "    Default: 5\n    MinValue: 3\n"),),
+        inv.check_max_receive_count,
+        "MinValue 3",
+    ),
+    Breakage(
+        "no-redrive-policy",
+        (
+            (
+                "      RedrivePolicy:\n"
+                "        deadLetterTargetArn: !GetAtt DeadLetterQueue.Arn\n"
+                "        maxReceiveCount: !Ref MaxReceiveCount\n",
+                "",
+            ),
+        ),
+        inv.check_max_receive_count,
+        "no RedrivePolicy",
+    ),
+    Breakage(
+        "dlq-retention-4-days",
+        (
+            (
+                "the alarms fire long before.\n      MessageRetentionPeriod: 1209600\n",
+                "the alarms fire long before.\n      MessageRetentionPeriod: 345600\n",
+            ),
+        ),
+        inv.check_dead_letter_queue,
+        "not 14 days",
+    ),
+    Breakage(
+        "report-batch-item-failures-off",
+        (("            FunctionResponseTypes:\n              - ReportBatchItemFailures\n", ""),),
+        inv.check_report_batch_item_failures,
+        "ReportBatchItemFailures",
+    ),
+    Breakage(
+        "batch-size-hard-coded",
+        (("BatchSize: !Ref BatchSize", "BatchSize: 10"),),
+        inv.check_event_source_mapping_parameters,
+        "BatchSize",
+    ),
+    Breakage(
+        "runtime-default-python311",
+        (("    Default: python3.12\n", "    Default: python3.11\n"),),
+        inv.check_runtime,
+        "Default",
+    ),
+    Breakage(
+        "runtime-hard-coded",
+        (("Runtime: !Ref Runtime", "Runtime: python3.12"),),
+        inv.check_runtime,
+        "not a parameter",
+    ),
+    Breakage(
+        "x86-architecture",
+        (("Architectures: [arm64]", "Architectures: [x86_64]"),),
+        inv.check_function_settings,
+        "arm64",
+    ),
+    Breakage(
+        "handler-renamed",
+        (("optout_relay.handler.lambda_handler", "optout_relay.handler.main"),),
+        inv.check_function_code,
+        "main()",
+    ),
+    Breakage(
+        "env-var-missing",
+        (("          DEAD_LETTER_QUEUE_URL: !Ref DeadLetterQueue\n", ""),),
+        _env_check,
+        "DEAD_LETTER_QUEUE_URL",
+    ),
+    Breakage(
+        "dlq-url-points-at-source-queue",
+        (("DEAD_LETTER_QUEUE_URL: !Ref DeadLetterQueue", "DEAD_LETTER_QUEUE_URL: !Ref OptOutQueue"),),
+        inv.check_environment_wiring,
+        "DEAD_LETTER_QUEUE_URL",
+    ),
+    Breakage(
+        "secrets-swapped",
+        (("TRACKLY_SECRET_ID: !Ref TracklySecret", "TRACKLY_SECRET_ID: !Ref TatangoSecret"),),
+        inv.check_environment_wiring,
+        "TRACKLY_SECRET_ID",
+    ),
+    Breakage(
+        "table-name-hard-coded",
+        (("RESULTS_TABLE_NAME: !Ref ResultsTable", "RESULTS_TABLE_NAME: optout-relay-results"),),
+        inv.check_environment_wiring,
+        "RESULTS_TABLE_NAME",
+    ),
+    Breakage(
+        "max-receive-count-env-literal",
+        (("MAX_RECEIVE_COUNT: !Ref MaxReceiveCount", 'MAX_RECEIVE_COUNT: "5"'),),
+        inv.check_environment_wiring,
+        "MAX_RECEIVE_COUNT",
+    ),
+    Breakage(
+        "dangling-ref-in-environment",
+        (("POWERTOOLS_LOG_LEVEL: !Ref LogLevel", "POWERTOOLS_LOG_LEVEL: !Ref LoggingLevel"),),
+        inv.check_environment_wiring,
+        "LoggingLevel, which is not in the template",
+    ),
+    Breakage(
+        "tatango-rate-default-above-its-limit",
+        (("    Default: 1200/3600\n", "    Default: 1200/60\n"),),
+        inv.check_environment_wiring,
+        "TATANGO_MAX_RPS",
+    ),
+    Breakage(
+        "rate-parameter-default-unreadable",
+        (("    Default: unlimited\n", "    Default: fast\n"),),
+        inv.check_defaults_pass_settings,
+        "TRACKLY_MAX_RPS",
+    ),
+    Breakage(
+        "base-url-default-wrong",
+        (("    Default: https://app.tatango.com\n", "    Default: https://api.tatango.com\n"),),
+        inv.check_environment_wiring,
+        "TATANGO_BASE_URL",
+    ),
+    Breakage(
+        "provider-timeout-fills-the-invocation",
+        (('PROVIDER_TIMEOUT_SECONDS: "10"', 'PROVIDER_TIMEOUT_SECONDS: "45"'),),
+        inv.check_provider_timeout,
+        "PROVIDER_TIMEOUT_SECONDS 45",
+    ),
+    Breakage(
+        "wildcard-resource",
+        (
+            (
+                "Action: sqs:SendMessage\n                Resource: !GetAtt DeadLetterQueue.Arn\n",
+                'Action: sqs:SendMessage\n                Resource: "*"\n',
+            ),
+        ),
+        inv.check_no_iam_wildcards,
+        "resource '*'",
+    ),
+    Breakage(
+        "wildcard-action",
+        (("                Action: sqs:SendMessage\n", '                Action: "sqs:*"\n'),),
+        inv.check_no_iam_wildcards,
+        "action 'sqs:*'",
+    ),
+    Breakage(
+        "full-access-managed-policy",
+        (
+            (
+                '        - !Sub "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"\n',
+                '        - !Sub "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"\n'
+                '        - !Sub "arn:${AWS::Partition}:iam::aws:policy/AmazonDynamoDBFullAccess"\n',
+            ),
+        ),
+        inv.check_no_iam_wildcards,
+        "AmazonDynamoDBFullAccess",
+    ),
+    Breakage(
+        "sam-generated-role",
+        (("      Role: !GetAtt RelayFunctionRole.Arn\n", ""),),
+        inv.check_no_iam_wildcards,
+        "AWSLambdaSQSQueueExecutionRole",
+    ),
+    Breakage(
+        "ledger-delete-granted",
+        (
+            (
+                "                  - dynamodb:UpdateItem\n",
+                "                  - dynamodb:UpdateItem\n                  - dynamodb:DeleteItem\n",
+            ),
+        ),
+        inv.check_function_grants,
+        "dynamodb:DeleteItem",
+    ),
+    Breakage(
+        "dlq-send-missing",
+        (("                Action: sqs:SendMessage\n", "                Action: sqs:GetQueueUrl\n"),),
+        inv.check_function_grants,
+        "sqs:SendMessage",
+    ),
+    Breakage(
+        "queue-unencrypted",
+        (
+            (
+                "      ReceiveMessageWaitTimeSeconds: 20\n      SqsManagedSseEnabled: true\n",
+                "      ReceiveMessageWaitTimeSeconds: 20\n      SqsManagedSseEnabled: false\n",
+            ),
+        ),
+        inv.check_encryption,
+        "OptOutQueue",
+    ),
+    Breakage(
+        "table-unencrypted",
+        (("SSEEnabled: true", "SSEEnabled: false"),),
+        inv.check_encryption,
+        "ResultsTable",
+    ),
+    Breakage(
+        "secret-key-removed",
+        (
+            (
+                '      KmsKeyId: alias/aws/secretsmanager\n      SecretString: \'{"api_key": ""}\'',
+                '      SecretString: \'{"api_key": ""}\'',
+            ),
+        ),
+        inv.check_encryption,
+        "TracklySecret",
+    ),
+    Breakage(
+        "topic-unencrypted",
+        (("      KmsMasterKeyId: !Ref AlarmTopicKey\n", ""),),
+        inv.check_encryption,
+        "AlarmTopic",
+    ),
+    Breakage(
+        "tls-not-enforced",
+        (('                aws:SecureTransport: "false"', '                aws:SecureTransport: "true"'),),
+        inv.check_queues_deny_insecure_transport,
+        "non-TLS",
+    ),
+    Breakage(
+        "secret-value-in-template",
+        (
+            (
+                'SecretString: \'{"email": "", "api_key": ""}\'',
+                'SecretString: \'{"email": "ops@example.com", "api_key": ""}\'',
+            ),
+        ),
+        inv.check_secret_placeholders,
+        "holds values",
+    ),
+    Breakage(
+        "secret-field-missing",
+        (('SecretString: \'{"email": "", "api_key": ""}\'', 'SecretString: \'{"api_key": ""}\''),),
+        inv.check_secret_placeholders,
+        "email",
+    ),
+    Breakage(
+        "sort-key-renamed",
+        (
+            (
+                "        - AttributeName: target\n          KeyType: RANGE",
+                "        - AttributeName: sk\n          KeyType: RANGE",
+            ),
+        ),
+        inv.check_table,
+        "KeySchema",
+    ),
+    Breakage(
+        "ttl-attribute-renamed",
+        (("        AttributeName: expires_at\n", "        AttributeName: ttl\n"),),
+        inv.check_table,
+        "TTL",
+    ),
+    Breakage(
+        "no-point-in-time-recovery",
+        (("PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false"),),
+        inv.check_table,
+        "point-in-time",
+    ),
+    Breakage(
+        "alarm-without-actions",
+        (
+            (
+                "      AlarmActions: [!Ref AlarmTopic]\n      OKActions: [!Ref AlarmTopic]\n\n"
+                "  OldestMessageAgeAlarm:",
+                "\n  OldestMessageAgeAlarm:",
+            ),
+        ),
+        inv.check_alarm_actions,
+        "DeadLetterQueueNotEmptyAlarm has no AlarmActions",
+    ),
+    Breakage(
+        "age-alarm-on-the-dlq",
+        (
+            (
+                "          Value: !GetAtt OptOutQueue.QueueName\n      Statistic: Maximum",
+                "          Value: !GetAtt DeadLetterQueue.QueueName\n      Statistic: Maximum",
+            ),
+        ),
+        inv.check_alarms_cover,
+        "oldest message",
+    ),
+    Breakage(
+        "failure-rate-alarm-wrong-service-dimension",
+        (
+            (
+                "{ Name: provider, Value: tatango }, { Name: service, Value: optout-relay }",
+                "{ Name: provider, Value: tatango }, { Name: service, Value: relay }",
+            ),
+        ),
+        inv.check_alarms_cover,
+        "tatango",
+    ),
+    Breakage(
+        "dashboard-drops-an-outcome",
+        (('"Retried", "provider", "trackly"', '"Retries", "provider", "trackly"'),),
+        inv.check_dashboard,
+        "Retried for trackly",
+    ),
+    Breakage(
+        "dashboard-no-p99",
+        (('{"stat": "p99", "label": "tatango p99"}', '{"stat": "p90", "label": "tatango p90"}'),),
+        inv.check_dashboard,
+        "ProviderLatency p99",
+    ),
+    Breakage(
+        "output-renamed",
+        (("\n  QueueUrl:\n", "\n  QueueURL:\n"),),
+        inv.check_outputs,
+        "QueueUrl",
+    ),
+]
+
+
+def _replace_all(text: str, old: str, new: str) -> str:
+    assert old in text, f"the template no longer contains {old!r}: update this breakage case"
+    return text.replace(old, new)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_breaking_an_invariant_is_detected(case: Breakage, tmp_path: Path) -> None:
+    text = inv.TEMPLATE_PATH.read_text(encoding="utf-8")
+    assert case.check(inv.load_template(inv.TEMPLATE_PATH)) == [], "the real template must pass"
+    for old, new in case.edits:
+        text = _replace_all(text, old, new)
+    broken = tmp_path / "template.yaml"
+    broken.write_text(text, encoding="utf-8")
+
+    problems = case.check(inv.load_template(broken))
+
+    assert problems, f"{case.check.__name__} did not notice {case.id}"
+    assert any(case.expect in problem for problem in problems), problems
+
+
+def test_every_check_is_exercised_by_a_breakage() -> None:
+    exercised = {case.check for case in CASES}
+    missing = [check.__name__ for check in inv.ALL_CHECKS if check not in exercised]
+    assert missing == [], f"add a breakage case for {missing}"
