@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 import boto3
@@ -17,8 +18,17 @@ def size_pools(workers: int) -> None:
     _pool_size = workers + 2
 
 
-@functools.cache
+_lock = threading.Lock()
+
+
 def client(service: str) -> Any:
+    """One client per service, even when the first record workers ask for it at once."""
+    with _lock:
+        return _client(service)
+
+
+@functools.cache
+def _client(service: str) -> Any:
     session: Any = boto3.session.Session()
     config = Config(
         retries={"mode": "standard", "max_attempts": 4},
@@ -27,3 +37,6 @@ def client(service: str) -> Any:
         max_pool_connections=_pool_size,
     )
     return session.client(service, config=config)
+
+
+client.cache_clear = _client.cache_clear  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,8 +18,14 @@ SECRET_MAX_AGE_SECONDS = 300
 class SecretsManagerStore:
     def __init__(self, max_age: int = SECRET_MAX_AGE_SECONDS) -> None:
         self.max_age = max_age
+        # Record workers that miss the cache together would each fetch the secret.
+        self._lock = threading.Lock()
 
     def get(self, secret_id: str, *, refresh: bool = False) -> Mapping[str, Any]:
+        with self._lock:
+            return self._get(secret_id, refresh)
+
+    def _get(self, secret_id: str, refresh: bool) -> Mapping[str, Any]:
         try:
             value = parameters.get_secret(
                 secret_id, transform="json", max_age=self.max_age, force_fetch=refresh
