@@ -55,6 +55,11 @@ class EventSourceMapping:
     # Seconds before a failed record is visible again. The real mapping waits for the
     # queue's visibility timeout; locally that is compressed so a run takes seconds.
     redelivery_delay: int | None = 0
+    # When set, each receive uses this visibility timeout instead of the queue's: the
+    # queue's timeout, compressed. With ``redelivery_delay=None`` a failed record then
+    # comes back after these seconds, unless the handler itself changed its visibility
+    # (a deferral for a long Retry-After), exactly as on AWS.
+    visibility_timeout: int | None = None
     queue_arn: str = field(init=False, default="")
     region: str = field(init=False, default="")
 
@@ -64,13 +69,16 @@ class EventSourceMapping:
         self.region = self.queue_arn.split(":")[3]
 
     def poll_once(self, wait_seconds: int = 0) -> BatchResult:
-        messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            WaitTimeSeconds=wait_seconds,
-        ).get("Messages", [])
+        request: dict[str, Any] = {
+            "QueueUrl": self.queue_url,
+            "MaxNumberOfMessages": self.batch_size,
+            "AttributeNames": ["All"],
+            "MessageAttributeNames": ["All"],
+            "WaitTimeSeconds": wait_seconds,
+        }
+        if self.visibility_timeout is not None:
+            request["VisibilityTimeout"] = self.visibility_timeout
+        messages = self.sqs.receive_message(**request).get("Messages", [])
         if not messages:
             return BatchResult(0, [], {})
         event = {"Records": [lambda_record(m, self.queue_arn, self.region) for m in messages]}
@@ -96,8 +104,11 @@ class EventSourceMapping:
     def in_flight(self) -> int:
         attributes = self.sqs.get_queue_attributes(
             QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                            "ApproximateNumberOfMessagesDelayed"],
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
         )["Attributes"]
         return sum(int(value) for value in attributes.values())
 

@@ -77,9 +77,7 @@ def create_local_stack(
     dlq_url = sqs.create_queue(
         QueueName=f"{prefix}-dlq",
         Attributes={
-            "MessageRetentionPeriod": str(
-                _int(shape, dlq_props.get("MessageRetentionPeriod"), 1_209_600)
-            )
+            "MessageRetentionPeriod": str(_int(shape, dlq_props.get("MessageRetentionPeriod"), 1_209_600))
         },
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -98,9 +96,9 @@ def create_local_stack(
             ),
         },
     )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
 
     secret_arns: dict[str, str] = {}
     secret_by_id: dict[str, str] = {}
@@ -133,9 +131,7 @@ def create_local_stack(
     )
 
 
-def _env_value(
-    shape: StackShape, value: Any, refs: Mapping[str, str], arns: Mapping[str, str]
-) -> str | None:
+def _env_value(shape: StackShape, value: Any, refs: Mapping[str, str], arns: Mapping[str, str]) -> str | None:
     """The value CloudFormation would give an environment variable, for the local resources."""
     if isinstance(value, dict) and "Ref" in value:
         target = value["Ref"]

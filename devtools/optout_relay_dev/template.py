@@ -134,10 +134,7 @@ class StackShape:
     def environment(self) -> dict[str, Any]:
         function = self.function[1]
         globals_env = (
-            self.template.get("Globals", {})
-            .get("Function", {})
-            .get("Environment", {})
-            .get("Variables", {})
+            self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         )
         own = function.get("Properties", {}).get("Environment", {}).get("Variables", {})
         return {**globals_env, **own}

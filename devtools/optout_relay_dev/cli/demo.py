@@ -1,0 +1,173 @@
+"""``optout-relay demo``: the whole relay on loopback, end to end, with a summary."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from optout_relay_dev.cli import console as terminal
+from optout_relay_dev.cli.app_context import state_dir_of
+from optout_relay_dev.cli.dead_letters import explain_from_ledger, peek, queue_depth
+from optout_relay_dev.cli.demo_data import Scenario, build_scenario
+from optout_relay_dev.cli.demo_report import DemoReport, Published, account, ledger_keys, render
+from optout_relay_dev.cli.drain import DrainStats, drain
+from optout_relay_dev.cli.errors import CliError
+from optout_relay_dev.cli.ledger_view import get_items
+from optout_relay_dev.cli.runtime import local_function
+from optout_relay_dev.cli.sender import Outgoing, send_messages
+from optout_relay_dev.emulator import Emulator, EmulatorState, fault_rates_for
+
+LOG_FILE_NAME = "demo-logs.jsonl"
+
+
+def demo(
+    ctx: typer.Context,
+    *,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, max=2000, help="Opt-outs to publish.")] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the mix and of the injected faults.")] = 7,
+    fault_rate: Annotated[
+        float,
+        typer.Option(
+            "--fault-rate",
+            min=0.0,
+            max=0.5,
+            help="Share of provider calls that fail transiently (429 with Retry-After, 5xx, dropped, slow).",
+        ),
+    ] = 0.05,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+) -> None:
+    """Run the whole relay on this machine and print what happened.
+
+    moto server, both provider simulators (with injected faults) and the stack from
+    template.yaml, all on loopback; a seeded mix of opt-outs published with
+    SendMessageBatch and relayed by the real handler. Exit status 0 only if every
+    event is accounted for: a settled ledger item, or a message in the dead-letter queue.
+    """
+    out = terminal.stderr()
+    log_path = state_dir_of(ctx) / LOG_FILE_NAME
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text("")
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    scenario = build_scenario(count, seed)
+    out.print(
+        f"[bold]optout-relay demo[/]: {count} opt-outs (seed {seed}), provider fault rate {fault_rate:.0%}"
+    )
+    with out.status(
+        "Starting moto server, the Trackly and Tatango simulators, the stack from template.yaml…"
+    ):
+        emulator = Emulator(
+            prefix=f"optout-relay-demo-{uuid.uuid4().hex[:6]}",
+            fault_rates=fault_rates_for(fault_rate),
+            seed=seed,
+        )
+        emulator.start()
+    try:
+        emulator.seed_subscriptions(scenario.subscriptions)
+        state = emulator.state
+        out.print(
+            f"  AWS (moto) at {state.endpoint_url} · Trackly at {state.simulator_urls['trackly']} "
+            f"· Tatango at {state.simulator_urls['tatango']}"
+        )
+        seconds["start"] = time.monotonic() - started
+        mark = time.monotonic()
+        published = _publish(state, scenario, out)
+        seconds["publish"] = time.monotonic() - mark
+        mark = time.monotonic()
+        with local_function(state.function_environment, log_path) as handler:
+            stats = drain(
+                state.client("sqs"),
+                state.queue_url,
+                handler,
+                total=len(published),
+                description="Relaying",
+                console=out,
+            )
+        seconds["drain"] = time.monotonic() - mark
+        mark = time.monotonic()
+        report = _report(
+            emulator,
+            scenario=scenario,
+            published=published,
+            stats=stats,
+            seconds=seconds,
+            log_path=log_path,
+            fault_rate=fault_rate,
+            seed=seed,
+        )
+        seconds["report"] = time.monotonic() - mark
+    finally:
+        emulator.stop()
+    seconds["total"] = time.monotonic() - started
+    if json_output:
+        terminal.print_json(report.to_json())
+    else:
+        render(report, terminal.stdout())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _publish(state: EmulatorState, scenario: Scenario, out: Console) -> list[Published]:
+    outgoing = [Outgoing(event.body) for event in scenario.events]
+    with terminal.progress(out) as bar:
+        task = bar.add_task("Publishing (SendMessageBatch)", total=len(outgoing), detail="")
+        sent = send_messages(
+            state.client("sqs"), state.queue_url, outgoing, on_progress=lambda n: bar.advance(task, n)
+        )
+    if sent.failures:
+        raise CliError(f"{len(sent.failures)} messages could not be published: {sent.failures[0].message}")
+    return [
+        Published(message_id, scenario.events[index].body, scenario.events[index].kind)
+        for index, message_id in sorted(sent.message_ids.items())
+    ]
+
+
+def _report(
+    emulator: Emulator,
+    *,
+    scenario: Scenario,
+    published: list[Published],
+    stats: DrainStats,
+    seconds: dict[str, float],
+    log_path: Path,
+    fault_rate: float,
+    seed: int,
+) -> DemoReport:
+    """Reads the outcome back from the emulation: ledger items by key, every DLQ message."""
+    state = emulator.state
+    sqs, dynamodb = state.client("sqs"), state.client("dynamodb")
+    region = state.function_environment.get("DEFAULT_PHONE_REGION", "US")
+    letters = peek(
+        sqs, state.dead_letter_queue_url, limit=10 * len(published) + 10, default_region=region
+    ).letters
+    explain_from_ledger(dynamodb, state.table_name, letters)
+    keys = ledger_keys(published, region)
+    ledger = get_items(dynamodb, state.table_name, (key for key in keys.values() if key is not None))
+    outcomes: dict[str, Counter[str]] = {}
+    for item in ledger.values():
+        outcomes.setdefault(str(item.get("provider")), Counter())[str(item.get("status"))] += 1
+    calls = {"trackly": emulator.trackly.calls, "tatango": emulator.tatango.calls}
+    targets_called = sum(1 for item in ledger.values() if int(item.get("attempts", 0)) > 0)
+    return DemoReport(
+        published=len(published),
+        outcomes=outcomes,
+        ledger_items=len(ledger),
+        dead_letters=letters,
+        accounting=account(published, keys, ledger, letters),
+        provider_calls={name: len(made) for name, made in calls.items()},
+        faults=Counter(str(call.fault) for made in calls.values() for call in made if call.fault),
+        extra_calls=max(0, sum(len(made) for made in calls.values()) - targets_called),
+        redeliveries=max(0, stats.records - len(published)),
+        queue_left=queue_depth(sqs, state.queue_url),
+        seconds=seconds,
+        log_file=str(log_path),
+        seed=seed,
+        fault_rate=fault_rate,
+        kinds=scenario.kinds(),
+    )

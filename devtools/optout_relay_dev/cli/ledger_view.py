@@ -1,0 +1,140 @@
+"""Reads the ledger (a Query by phone number, never a Scan) and shows its items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from optout_relay.aws.ledger import PARTITION_KEY, SORT_KEY
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+SETTLED = ("unsubscribed", "not_subscribed")
+STATUS_STYLE = {
+    "unsubscribed": "green",
+    "not_subscribed": "green",
+    "rejected": "red",
+    "failed": "red",
+    "retrying": "yellow",
+}
+_deserializer = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set):
+        return sorted(_plain(item) for item in value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def item_from_dynamodb(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+
+
+def query_phone(dynamodb: Any, table_name: str, e164: str) -> list[dict[str, Any]]:
+    """Every ledger item of one phone number, across providers, lists and events."""
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "KeyConditionExpression": "#pk = :phone",
+        "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+        "ExpressionAttributeValues": {":phone": {"S": e164}},
+        "ConsistentRead": True,
+    }
+    while True:
+        response = dynamodb.query(**request)
+        items.extend(item_from_dynamodb(item) for item in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return items
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def get_item(dynamodb: Any, table_name: str, e164: str, target: str) -> dict[str, Any] | None:
+    response = dynamodb.get_item(
+        TableName=table_name,
+        Key={PARTITION_KEY: {"S": e164}, SORT_KEY: {"S": target}},
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    return item_from_dynamodb(item) if item else None
+
+
+def get_items(
+    dynamodb: Any, table_name: str, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The ledger items at these (phone_number, target) keys (BatchGetItem, 100 at a time)."""
+    wanted = sorted(set(keys))
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(wanted), 100):
+        request: dict[str, Any] = {
+            table_name: {
+                "Keys": [
+                    {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}} for pk, sk in wanted[start : start + 100]
+                ],
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(table_name, []):
+                item = item_from_dynamodb(raw)
+                found[(str(item[PARTITION_KEY]), str(item[SORT_KEY]))] = item
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def list_value(item: dict[str, Any]) -> str:
+    value = item.get("list_number", item.get("list_id"))
+    return "-" if value is None else str(value)
+
+
+def error_text(item: dict[str, Any], width: int = 120) -> str:
+    code, message = item.get("error_code"), item.get("error_message")
+    if not code and not message:
+        return ""
+    text = f"{code}: {message}" if code and message else str(code or message)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def sort_key(item: dict[str, Any]) -> tuple[str, str]:
+    return (str(item.get("occurred_at") or item.get("first_seen_at") or ""), str(item.get(SORT_KEY, "")))
+
+
+def short_time(value: Any) -> str:
+    """``2026-04-11T12:00:00.123Z`` as ``2026-04-11 12:00:00Z`` (``--json`` has it all)."""
+    text = str(value or "")
+    if len(text) >= 19 and text[10] == "T":
+        return f"{text[:10]} {text[11:19]}Z"
+    return text
+
+
+def ledger_table(items: Sequence[dict[str, Any]], title: str | None = None) -> Table:
+    """One row per item; two-line cells keep it readable in an 80-column terminal."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("provider\nlist", no_wrap=True)
+    table.add_column("event", overflow="fold", ratio=1)
+    table.add_column("status\ntries · http", no_wrap=True)
+    table.add_column("error", overflow="fold", ratio=2)
+    table.add_column("occurred_at\nprocessed_at", no_wrap=True)
+    for item in sorted(items, key=sort_key):
+        status = str(item.get("status", "?"))
+        attempts = item.get("attempts", 0)
+        detail = f"{attempts} {'try' if attempts == 1 else 'tries'}"
+        if item.get("http_status") is not None:
+            detail += f" · {item['http_status']}"
+        table.add_row(
+            f"{item.get('provider', '?')}\n{list_value(item)}",
+            str(item.get("event_id", "")),
+            Text.assemble((status, STATUS_STYLE.get(status, "")), "\n", (detail, "dim")),
+            error_text(item),
+            f"{short_time(item.get('occurred_at')) or '-'}\n{short_time(item.get('processed_at'))}",
+        )
+    return table

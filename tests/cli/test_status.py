@@ -1,0 +1,88 @@
+"""`optout-relay local drain` and `status PHONE` on the emulation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from optout_relay_dev.emulator import EmulatorState, write_state
+
+from .conftest import TATANGO_LIST, TRACKLY_LIST, Cli, Local, write_csv
+
+
+def test_published_file_drained_and_audited_by_number(cli: Cli, local: Local, tmp_path: Path) -> None:
+    local.subscribe(trackly=["+12065550100"], tatango=["+12065550100"])
+    path = write_csv(
+        tmp_path / "optouts.csv",
+        "provider,phone_number,list_number,list_id,occurred_at",
+        f"trackly,(206) 555-0100,{TRACKLY_LIST},,2026-04-11T12:00:00Z",
+        f"tatango,206-555-0100,,{TATANGO_LIST},2026-04-11T12:05:00Z",
+        f"trackly,+12065550199,{TRACKLY_LIST},,",
+    )
+    assert cli("publish", "--file", str(path)).exit_code == 0
+
+    drained = cli("local", "drain")
+    assert drained.exit_code == 0, drained.output
+    assert "Handled 3 record(s)" in drained.stdout
+    assert local.depth(local.state.queue_url) == 0
+    assert not local.emulator.trackly.is_subscribed(TRACKLY_LIST, "+12065550100")
+    assert not local.emulator.tatango.is_subscribed(TATANGO_LIST, "+12065550100")
+
+    status = cli.json("status", "(206) 555-0100")
+    assert status["phone_number"] == "+12065550100"
+    items = {item["provider"]: item for item in status["items"]}
+    assert items["trackly"]["status"] == "unsubscribed" and items["trackly"]["list_number"] == TRACKLY_LIST
+    assert items["tatango"]["status"] == "unsubscribed" and items["tatango"]["list_id"] == TATANGO_LIST
+    assert items["trackly"]["occurred_at"] == "2026-04-11T12:00:00Z"
+    assert items["trackly"]["event_id"].startswith("optouts.csv:2:")
+
+    table = cli("status", "+12065550100")
+    assert table.exit_code == 0
+    assert "unsubscribed" in table.stdout and "tatango" in table.stdout and "trackly" in table.stdout
+    assert "Opted out everywhere it was sent" in table.stdout
+
+    other = cli.json("status", "+12065550199")["items"]
+    assert [item["status"] for item in other] == ["not_subscribed"]
+
+
+def test_a_number_with_a_dead_lettered_event_is_not_settled(cli: Cli, local: Local) -> None:
+    local.send({"provider": "tatango", "phone_number": "+12065550100", "list_id": 9999, "event_id": "e-9"})
+    assert cli("local", "drain").exit_code == 0
+    result = cli("status", "+12065550100")
+    assert result.exit_code == 0
+    assert "rejected" in result.stdout and "list_not_found" in result.stdout
+    assert "Not settled at 1 of 1 target(s)" in result.stdout
+
+
+def test_status_of_an_unknown_number_says_so(cli: Cli, local: Local) -> None:
+    result = cli("status", "+12065550111")
+    assert result.exit_code == 0
+    assert "No ledger entries for +12065550111" in result.stdout
+    assert cli.json("status", "+12065550111")["items"] == []
+
+
+def test_status_refuses_an_invalid_number(cli: Cli, local: Local) -> None:
+    result = cli("status", "555-0100")
+    assert result.exit_code == 1
+    assert "error: the phone number is not a valid" in result.stderr
+
+
+def test_draining_an_empty_queue(cli: Cli, local: Local) -> None:
+    result = cli("local", "drain")
+    assert result.exit_code == 0 and "nothing to drain" in result.stdout
+
+
+def test_a_stale_state_file_is_not_a_running_emulation(cli: Cli, local: Local, state_dir: Path) -> None:
+    dead = EmulatorState(**{**asdict(local.state), "pid": 999_999_999})
+    write_state(state_dir / "local.json", dead)
+    result = cli("status", "+12065550100")
+    assert result.exit_code == 1
+    assert "no local emulation is running" in result.stderr
+
+
+def test_a_corrupt_state_file_is_reported(cli: Cli, state_dir: Path) -> None:
+    state_dir.mkdir(parents=True)
+    (state_dir / "local.json").write_text('{"version": 1, "pid": 1}')
+    result = cli("dlq", "list")
+    assert result.exit_code == 1
+    assert "cannot read" in result.stderr and "local.json" in result.stderr
