@@ -28,8 +28,8 @@ demo: $(STAMP)
 test: lint unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check functions devtools tests
-	$(BIN)/ruff format --check functions devtools tests
+	$(BIN)/ruff check functions devtools tests bench
+	$(BIN)/ruff format --check functions devtools tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m optout_relay_dev.requirements --check
 

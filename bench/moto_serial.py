@@ -23,5 +23,10 @@ class Serialised:
 
 
 if __name__ == "__main__":
-    run_simple(sys.argv[1], int(sys.argv[2]), Serialised(DomainDispatcherApplication(create_backend_app)),
-               threaded=True, use_reloader=False)
+    run_simple(
+        sys.argv[1],
+        int(sys.argv[2]),
+        Serialised(DomainDispatcherApplication(create_backend_app)),
+        threaded=True,
+        use_reloader=False,
+    )

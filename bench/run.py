@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-
 from optout_relay_dev.local_stack import LocalStack, create_local_stack
 
 TRACKLY_KEY = "bench-trackly-key"
@@ -42,7 +41,8 @@ def moto_server() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [PYTHON, str(Path(__file__).with_name("moto_serial.py")), "127.0.0.1", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
@@ -63,8 +63,17 @@ def simulator(provider: str, state: dict[str, Any], *extra: str) -> Iterator[tup
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{provider}-"))
     (folder / "state.json").write_text(json.dumps(state))
     calls = folder / "calls.json"
-    args = [PYTHON, "-m", "optout_relay_dev.simulators", provider, "--state", str(folder / "state.json"),
-            "--calls-out", str(calls), *extra]
+    args = [
+        PYTHON,
+        "-m",
+        "optout_relay_dev.simulators",
+        provider,
+        "--state",
+        str(folder / "state.json"),
+        "--calls-out",
+        str(calls),
+        *extra,
+    ]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     base_url = json.loads(process.stdout.readline())["base_url"]
@@ -80,8 +89,12 @@ def function_env(stack: LocalStack, endpoint: str, **overrides: str) -> dict[str
         **os.environ,
         **stack.environment,
         "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
         # As the template sets for the function: threads would otherwise each get a malloc arena.
         "MALLOC_ARENA_MAX": "2",
         **overrides,
@@ -89,7 +102,9 @@ def function_env(stack: LocalStack, endpoint: str, **overrides: str) -> dict[str
 
 
 def run_worker(env: dict[str, str], *args: str) -> dict[str, Any]:
-    completed = subprocess.run([PYTHON, str(WORKER), *args], env=env, capture_output=True, text=True, check=True)
+    completed = subprocess.run(
+        [PYTHON, str(WORKER), *args], env=env, capture_output=True, text=True, check=True
+    )
     return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
 
 
@@ -104,17 +119,32 @@ def phones(count: int) -> list[str]:
 
 
 def main() -> int:
-    secrets = {"trackly": {"api_key": TRACKLY_KEY}, "tatango": {"email": TATANGO_LOGIN, "api_key": TATANGO_KEY}}
+    secrets = {
+        "trackly": {"api_key": TRACKLY_KEY},
+        "tatango": {"email": TATANGO_LOGIN, "api_key": TATANGO_KEY},
+    }
     numbers = phones(1_000)
     figures: dict[str, Any] = {}
-    with moto_server() as endpoint, simulator(
-        "trackly", {"api_keys": [TRACKLY_KEY], "lists": {TRACKLY_LIST: numbers}}, "--latency-ms", "50"
-    ) as (trackly_slow, _), simulator(
-        "trackly", {"api_keys": [TRACKLY_KEY], "lists": {TRACKLY_LIST: numbers}}
-    ) as (trackly_fast, _), simulator(
-        "tatango", {"accounts": {TATANGO_LOGIN: TATANGO_KEY}, "lists": {str(TATANGO_LIST): [n[2:] for n in numbers]}}
-    ) as (tatango_url, tatango_calls):
-        session = boto3.Session(region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
+    with (
+        moto_server() as endpoint,
+        simulator(
+            "trackly", {"api_keys": [TRACKLY_KEY], "lists": {TRACKLY_LIST: numbers}}, "--latency-ms", "50"
+        ) as (trackly_slow, _),
+        simulator("trackly", {"api_keys": [TRACKLY_KEY], "lists": {TRACKLY_LIST: numbers}}) as (
+            trackly_fast,
+            _,
+        ),
+        simulator(
+            "tatango",
+            {
+                "accounts": {TATANGO_LOGIN: TATANGO_KEY},
+                "lists": {str(TATANGO_LIST): [n[2:] for n in numbers]},
+            },
+        ) as (tatango_url, tatango_calls),
+    ):
+        session = boto3.Session(
+            region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
+        )
         stack = create_local_stack(session, secrets=secrets, endpoint_url=endpoint, prefix="bench")
         base = {"TATANGO_BASE_URL": tatango_url}
 
@@ -123,8 +153,10 @@ def main() -> int:
         batch = run_worker(env, "batch", "100", "speed")
         floor = 100 * 0.050
         figures["batch_speedup"] = floor / batch["seconds"]
-        print(f"1. batch of 100 Trackly records, 50 ms latency: {batch['seconds']:.2f} s, "
-              f"{figures['batch_speedup']:.1f}x the sequential floor of {floor:.1f} s (target >= 10x)")
+        print(
+            f"1. batch of 100 Trackly records, 50 ms latency: {batch['seconds']:.2f} s, "
+            f"{figures['batch_speedup']:.1f}x the sequential floor of {floor:.1f} s (target >= 10x)"
+        )
 
         # 2. Cold init: a fresh interpreter imports the handler and handles one record.
         env = function_env(stack, endpoint, TRACKLY_BASE_URL=trackly_fast, **base)
@@ -132,25 +164,44 @@ def main() -> int:
         boto3_times = [timed([PYTHON, "-c", "import boto3"], env) for _ in range(runs)]
         init_times = [timed([PYTHON, str(WORKER), "batch", "1", f"cold-{i}"], env) for i in range(runs)]
         figures["cold_init_ratio"] = statistics.median(init_times) / statistics.median(boto3_times)
-        print(f"2. cold init + one record: median {statistics.median(init_times):.2f} s vs `import boto3` "
-              f"{statistics.median(boto3_times):.2f} s: {figures['cold_init_ratio']:.2f}x (target <= 1.5x)")
+        print(
+            f"2. cold init + one record: median {statistics.median(init_times):.2f} s vs `import boto3` "
+            f"{statistics.median(boto3_times):.2f} s: {figures['cold_init_ratio']:.2f}x (target <= 1.5x)"
+        )
 
         # 3. Peak resident memory handling one batch of 1,000 records.
         memory = run_worker(env, "batch", "1000", "memory")
         figures["peak_rss_mb"] = memory["peak_rss_mb"]
-        print(f"3. peak RSS handling a batch of 1,000 records: {memory['peak_rss_mb']:.0f} MB (target < 100 MB)")
+        print(
+            f"3. peak RSS handling a batch of 1,000 records: {memory['peak_rss_mb']:.0f} MB (target < 100 MB)"
+        )
 
         # 4. Three processes draining 60 Tatango records with TATANGO_MAX_RPS=10.
         sqs = session.client("sqs", endpoint_url=endpoint)
         for start in range(0, 60, 10):
-            sqs.send_message_batch(QueueUrl=stack.queue_url, Entries=[
-                {"Id": str(i), "MessageBody": json.dumps(
-                    {"provider": "tatango", "phone_number": numbers[500 + start + i], "list_id": TATANGO_LIST})}
-                for i in range(10)
-            ])
+            sqs.send_message_batch(
+                QueueUrl=stack.queue_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "MessageBody": json.dumps(
+                            {
+                                "provider": "tatango",
+                                "phone_number": numbers[500 + start + i],
+                                "list_id": TATANGO_LIST,
+                            }
+                        ),
+                    }
+                    for i in range(10)
+                ],
+            )
         env = function_env(stack, endpoint, TRACKLY_BASE_URL=trackly_fast, TATANGO_MAX_RPS="10", **base)
-        drainers = [subprocess.Popen([PYTHON, str(WORKER), "drain", stack.queue_url], env=env,
-                                     stdout=subprocess.PIPE, text=True) for _ in range(3)]
+        drainers = [
+            subprocess.Popen(
+                [PYTHON, str(WORKER), "drain", stack.queue_url], env=env, stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
         for drainer in drainers:
             drainer.communicate(timeout=300)
     calls = [c["at"] for c in json.loads(tatango_calls.read_text()) if c["status"] is not None]
@@ -158,11 +209,18 @@ def main() -> int:
     busiest = max(sum(1 for t in calls if start <= t < start + 1) for start in calls)
     achieved = (len(calls) - 1) / (calls[-1] - calls[0]) if len(calls) > 1 else 0.0
     figures.update(busiest_second=busiest, budget_used=achieved / 10, tatango_calls=len(calls))
-    print(f"4. 3 processes, 60 Tatango records, TATANGO_MAX_RPS=10: {len(calls)} calls, busiest one-second "
-          f"window {busiest} calls (target <= 10), budget used {achieved / 10:.2f} (target >= 0.8)")
+    print(
+        f"4. 3 processes, 60 Tatango records, TATANGO_MAX_RPS=10: {len(calls)} calls, busiest one-second "
+        f"window {busiest} calls (target <= 10), budget used {achieved / 10:.2f} (target >= 0.8)"
+    )
 
-    met = (figures["batch_speedup"] >= 10 and figures["cold_init_ratio"] <= 1.5 and figures["peak_rss_mb"] < 100
-           and busiest <= 10 and achieved / 10 >= 0.8)
+    met = (
+        figures["batch_speedup"] >= 10
+        and figures["cold_init_ratio"] <= 1.5
+        and figures["peak_rss_mb"] < 100
+        and busiest <= 10
+        and achieved / 10 >= 0.8
+    )
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}))
     print("all targets met" if met else "some targets missed")
     return 0 if met else 1

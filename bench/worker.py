@@ -11,7 +11,7 @@ import resource
 import sys
 import time
 
-import optout_relay.handler as handler
+from optout_relay import handler
 
 
 def batch(count: int, tag: str) -> None:
@@ -21,8 +21,14 @@ def batch(count: int, tag: str) -> None:
         {
             "messageId": f"{tag}-{n}",
             "receiptHandle": f"rh-{n}",
-            "body": json.dumps({"provider": "trackly", "phone_number": f"+1206{555 + n // 10_000:03d}{n % 10_000:04d}",
-                                "list_number": "+18005551234", "event_id": f"{tag}-{n}"}),
+            "body": json.dumps(
+                {
+                    "provider": "trackly",
+                    "phone_number": f"+1206{555 + n // 10_000:03d}{n % 10_000:04d}",
+                    "list_number": "+18005551234",
+                    "event_id": f"{tag}-{n}",
+                }
+            ),
             "attributes": {"ApproximateReceiveCount": "1"},
             "messageAttributes": {},
             "eventSource": "aws:sqs",
@@ -35,16 +41,24 @@ def batch(count: int, tag: str) -> None:
     response = handler.lambda_handler({"Records": records}, LocalLambdaContext(timeout_seconds=900))
     seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "failures": len(response["batchItemFailures"]),
-                      "peak_rss_mb": peak_kb / 1024}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "failures": len(response["batchItemFailures"]),
+                "peak_rss_mb": peak_kb / 1024,
+            }
+        )
+    )
 
 
 def drain(queue_url: str) -> None:
     import boto3
-
     from optout_relay_dev.event_source import EventSourceMapping
 
-    mapping = EventSourceMapping(boto3.client("sqs"), queue_url, handler.lambda_handler, redelivery_delay=None)
+    mapping = EventSourceMapping(
+        boto3.client("sqs"), queue_url, handler.lambda_handler, redelivery_delay=None
+    )
     print(json.dumps({"batches": mapping.drain()}))
 
 

@@ -280,9 +280,7 @@ class TatangoSimulator(ProviderSimulator):
             return self.error_response(404, SUBSCRIBER_NOT_FOUND, "not_found")
         if not subscriber.active:
             return self.error_response(404, ALREADY_UNSUBSCRIBED, "not_found")
-        subscriber = replace(
-            subscriber, active=False, opted_out_at=datetime.now(UTC).replace(microsecond=0)
-        )
+        subscriber = replace(subscriber, active=False, opted_out_at=datetime.now(UTC).replace(microsecond=0))
         subscribers[subscriber_id] = subscriber
         return Response.json(200, {"status": self.status_text, "subscriber": subscriber.to_json()})
 

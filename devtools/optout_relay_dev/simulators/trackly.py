@@ -124,9 +124,7 @@ class TracklySimulator(ProviderSimulator):
         except ValueError:
             document = None
         if not isinstance(document, dict):
-            return self.error_response(
-                400, "The request body must be a JSON object", "invalid_json"
-            )
+            return self.error_response(400, "The request body must be a JSON object", "invalid_json")
         phone, list_number = document.get("phone_number"), document.get("list_number")
         if phone in (None, ""):
             return self.error_response(400, "phone_number is required", "missing_phone_number")
