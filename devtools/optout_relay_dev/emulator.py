@@ -22,12 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any, Self
 
 import boto3
 import yaml
 
+from optout_relay_dev.lifecycle import Startable
 from optout_relay_dev.local_stack import LocalStack, create_local_stack
 from optout_relay_dev.simulators.base import SimulatorOptions
 from optout_relay_dev.simulators.faults import FaultRates
@@ -148,7 +149,7 @@ class EmulatorError(Exception):
     """The emulation could not start (no template.yaml, a port in use, ...)."""
 
 
-class MotoServer:
+class MotoServer(Startable):
     """moto's server mode (``ThreadedMotoServer``) on a free loopback port: a real HTTP
     endpoint that boto3 reaches with ``endpoint_url`` / ``AWS_ENDPOINT_URL``."""
 
@@ -180,19 +181,8 @@ class MotoServer:
         if server is not None:
             server.stop()
 
-    def __enter__(self) -> Self:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class Emulator:
+class Emulator(Startable):
     """moto server + Trackly and Tatango simulators + the stack from template.yaml.
 
     Pass a running ``moto`` server to share it (the emulator then leaves it running).
@@ -304,17 +294,6 @@ class Emulator:
             self.trackly.load_state(document["trackly"])
         if "tatango" in document:
             self.tatango.load_state(document["tatango"])
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 # ------------------------------------------------------------------ background process

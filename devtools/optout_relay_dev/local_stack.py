@@ -11,17 +11,6 @@ from typing import Any
 
 from optout_relay_dev.template import StackShape, stack_shape
 
-# What producers and the CLI need to find, by the template's output names.
-OUTPUT_NAMES = (
-    "QueueUrl",
-    "QueueArn",
-    "DeadLetterQueueUrl",
-    "DeadLetterQueueArn",
-    "ResultsTableName",
-    "TracklySecretArn",
-    "TatangoSecretArn",
-)
-
 
 @dataclass
 class LocalStack:

@@ -18,9 +18,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, ClassVar, Self, TypedDict
 
+from optout_relay_dev.lifecycle import Startable
 from optout_relay_dev.simulators.faults import Fault, FaultInjector, FaultKind, FaultRates
 
 _MAX_BODY_BYTES = 1 << 20
@@ -177,7 +177,7 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class LoopbackHttpServer:
+class LoopbackHttpServer(Startable):
     """A threaded HTTP/1.1 server on ``host``:``port`` (port 0: any free port).
 
     ``stop()`` ends every thread it started. Handlers that wait (latency, slow faults)
@@ -240,17 +240,6 @@ class LoopbackHttpServer:
             thread.join()
             self._server = self._thread = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 @dataclass(frozen=True)
 class RecordedCall:
@@ -281,7 +270,7 @@ _SERVER_ERRORS = {
 }
 
 
-class ProviderSimulator(ABC):
+class ProviderSimulator(ABC, Startable):
     """A provider's API on a loopback port, with inspectable state and injectable faults.
 
     Subclasses implement ``handle`` (the provider's behaviour, under ``self._lock``) and
@@ -329,17 +318,6 @@ class ProviderSimulator(ABC):
 
     def stop(self) -> None:
         self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # Faults and recorded calls
     def script(self, *faults: Fault) -> None:
