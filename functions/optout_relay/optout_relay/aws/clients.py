@@ -40,3 +40,21 @@ def _client(service: str) -> Any:
 
 
 client.cache_clear = _client.cache_clear  # type: ignore[attr-defined]
+
+
+class LazyClient:
+    """``dynamodb = LazyClient("dynamodb")``: the shared client, fetched on first use, unless
+    the instance was given one of its own in ``_dynamodb`` (tests inject moto or fakes)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attribute = f"_{name}"
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        value = getattr(instance, self.attribute, None)
+        if value is None:
+            value = client(self.service)
+            setattr(instance, self.attribute, value)
+        return value

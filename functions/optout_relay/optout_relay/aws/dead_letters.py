@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from optout_relay.aws.clients import client
+from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import aws_call
 from optout_relay.domain.model import InboundMessage
 
@@ -13,15 +13,11 @@ _MAX_ATTRIBUTE_LENGTH = 1024
 
 
 class SqsDeadLetters:
+    sqs = LazyClient("sqs")
+
     def __init__(self, queue_url: str, sqs: Any = None) -> None:
         self.queue_url = queue_url
         self._sqs = sqs
-
-    @property
-    def sqs(self) -> Any:
-        if self._sqs is None:
-            self._sqs = client("sqs")
-        return self._sqs
 
     def send(
         self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]

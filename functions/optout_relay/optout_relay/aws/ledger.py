@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from optout_relay.aws.clients import client
+from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import aws_call, error_code, transient_from
 from optout_relay.domain.model import LedgerEntry, Status
 
@@ -29,16 +29,12 @@ def iso_utc(moment: datetime) -> str:
 
 
 class DynamoLedger:
+    dynamodb = LazyClient("dynamodb")
+
     def __init__(self, table_name: str, dynamodb: Any = None, retention_days: int = 0) -> None:
         self.table_name = table_name
         self.retention_days = retention_days
         self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
 
     def settled_status(self, phone_number: str, target: str) -> Status | None:
         # Strongly consistent: a success written by an earlier delivery is always seen.

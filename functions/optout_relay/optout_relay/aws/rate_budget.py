@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from optout_relay.aws.clients import client
+from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import aws_call, error_code, transient_from
 from optout_relay.aws.ledger import PARTITION_KEY, SORT_KEY
 
@@ -43,16 +43,12 @@ def window_for(rate_per_second: float) -> tuple[float, int]:
 
 
 class DynamoRateBudget:
+    dynamodb = LazyClient("dynamodb")
+
     def __init__(self, table_name: str, dynamodb: Any = None, clock: Callable[[], float] = time.time) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb
         self.clock = clock
-
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
 
     def _key(self, provider: str) -> dict[str, Any]:
         return {PARTITION_KEY: {"S": BUDGET_PARTITION}, SORT_KEY: {"S": provider}}

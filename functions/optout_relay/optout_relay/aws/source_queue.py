@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from optout_relay.aws.clients import client
+from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import aws_call
 from optout_relay.domain.model import InboundMessage
 from optout_relay.observability import logger
@@ -19,15 +19,11 @@ PINNED_EVENT_ID = "optout_event_id"
 
 
 class SqsSourceQueue:
+    sqs = LazyClient("sqs")
+
     def __init__(self, sqs: Any = None) -> None:
         self._sqs = sqs
         self._urls: dict[str, str] = {}
-
-    @property
-    def sqs(self) -> Any:
-        if self._sqs is None:
-            self._sqs = client("sqs")
-        return self._sqs
 
     def defer(self, message: InboundMessage, seconds: float) -> None:
         """Best effort: if this fails the record still returns after the queue's visibility timeout."""
