@@ -319,7 +319,7 @@ def aws_calls_by_module(package: Path = FUNCTION_PACKAGE) -> dict[str, set[str]]
             f"{service}:{''.join(part.title() for part in method.split('_'))}"
             for service, method in _CLIENT_CALL.findall(text)
         }
-        if re.search(r"parameters\.get_secret\(", text):
+        if re.search(r"parameters\.(get_secret|SecretsProvider)\(", text):
             actions.add("secretsmanager:GetSecretValue")
         if actions:
             calls[path.relative_to(package).as_posix()] = actions

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# isort: off
+from optout_relay import init_phase  # first: the collector rests until the init is over
+# isort: on
+
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,12 +20,13 @@ from optout_relay.domain.model import InboundMessage
 from optout_relay.errors import ConfigurationError, RecordDeferred, RecordNotProcessed
 from optout_relay.observability import OutcomeMetrics, logger, metrics, traced_handler
 from optout_relay.settings import Settings
-from optout_relay.wiring import build_relay
+from optout_relay.wiring import build_relay, create_clients
 
 try:
     settings = Settings.from_env()
 except ConfigurationError as error:
     logger.error(str(error))
+    init_phase.finished()
     raise
 
 outcome_metrics = OutcomeMetrics()
@@ -29,6 +34,8 @@ relay = build_relay(settings, outcome_metrics)
 # The handler never raises for records: even a batch where every record failed is
 # answered with all of them as batch item failures, for SQS to redeliver.
 processor = ConcurrentSqsProcessor(workers=settings.record_concurrency)
+create_clients()
+init_phase.finished()
 
 
 def inbound_message(record: SQSRecord) -> InboundMessage:

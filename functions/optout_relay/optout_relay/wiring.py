@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from optout_relay.aws.clients import size_pools
+from optout_relay.aws.clients import client, size_pools
 from optout_relay.aws.dead_letters import SqsDeadLetters
 from optout_relay.aws.ledger import DynamoLedger
 from optout_relay.aws.rate_budget import DynamoRateBudget
@@ -10,10 +10,14 @@ from optout_relay.aws.secrets import SecretsManagerStore
 from optout_relay.aws.source_queue import SqsSourceQueue
 from optout_relay.domain.relay import Relay
 from optout_relay.domain.retry import RetryPolicy
-from optout_relay.observability import OutcomeMetrics
+from optout_relay.observability import OutcomeMetrics, logger
 from optout_relay.providers.http import HttpClient
 from optout_relay.providers.registry import PROVIDERS
 from optout_relay.settings import Settings
+
+# What every invocation uses. Created in the init phase, as AWS recommends for SDK
+# clients; the dead-letter and source queue clients wait for their first use.
+EAGER_CLIENTS = ("dynamodb", "secretsmanager")
 
 
 def build_relay(settings: Settings, metrics: OutcomeMetrics) -> Relay:
@@ -40,3 +44,11 @@ def build_relay(settings: Settings, metrics: OutcomeMetrics) -> Relay:
         budget=DynamoRateBudget(settings.results_table_name),
         rate_limits={name: provider.max_rps for name, provider in settings.providers.items()},
     )
+
+
+def create_clients() -> None:
+    try:
+        for service in EAGER_CLIENTS:
+            client(service)
+    except Exception as error:
+        logger.warning("Could not create the AWS clients at init", extra={"error": type(error).__name__})

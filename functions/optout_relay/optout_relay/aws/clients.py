@@ -28,18 +28,30 @@ def client(service: str) -> Any:
 
 
 @functools.cache
+def _session() -> Any:
+    # One session for every client: each session loads botocore's endpoint and service
+    # data afresh, which is most of the cost of a first client on a cold start.
+    return boto3.session.Session()
+
+
+@functools.cache
 def _client(service: str) -> Any:
-    session: Any = boto3.session.Session()
     config = Config(
         retries={"mode": "standard", "max_attempts": 4},
         connect_timeout=3,
         read_timeout=10,
         max_pool_connections=_pool_size,
     )
-    return session.client(service, config=config)
+    return _session().client(service, config=config)
 
 
-client.cache_clear = _client.cache_clear  # type: ignore[attr-defined]
+def _clear() -> None:
+    """Forget every client and the session (tests and the CLI switch endpoints)."""
+    _client.cache_clear()
+    _session.cache_clear()
+
+
+client.cache_clear = _clear  # type: ignore[attr-defined]
 
 
 class LazyClient:

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
+from optout_relay.aws.clients import client
 from optout_relay.aws.errors import transient_from
 from optout_relay.errors import TransientError
 
@@ -20,6 +21,15 @@ class SecretsManagerStore:
         self.max_age = max_age
         # Record workers that miss the cache together would each fetch the secret.
         self._lock = threading.Lock()
+        self._provider: parameters.SecretsProvider | None = None
+
+    @property
+    def provider(self) -> parameters.SecretsProvider:
+        # On the data layer's shared client: a client of its own would cost a cold start
+        # another botocore session.
+        if self._provider is None:
+            self._provider = parameters.SecretsProvider(boto3_client=client("secretsmanager"))
+        return self._provider
 
     def get(self, secret_id: str, *, refresh: bool = False) -> Mapping[str, Any]:
         with self._lock:
@@ -27,9 +37,7 @@ class SecretsManagerStore:
 
     def _get(self, secret_id: str, refresh: bool) -> Mapping[str, Any]:
         try:
-            value = parameters.get_secret(
-                secret_id, transform="json", max_age=self.max_age, force_fetch=refresh
-            )
+            value = self.provider.get(secret_id, transform="json", max_age=self.max_age, force_fetch=refresh)
         except parameters.TransformParameterError:
             raise TransientError("secret_malformed", f"secret {secret_id} is not a JSON object") from None
         except parameters.GetParameterError as error:
