@@ -204,3 +204,27 @@ def test_cold_start_does_not_import_the_tracing_sdk_when_tracing_is_off() -> Non
         timeout=60,
     )
     assert completed.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _in_fresh_interpreter(code: str, env: dict[str, str]) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    return completed.stdout.strip().splitlines()[-1]
+
+
+def test_init_freezes_what_it_built_and_leaves_the_collector_running() -> None:
+    code = (
+        "import gc, optout_relay.handler as h, optout_relay.aws.clients as c;"
+        "print(gc.isenabled(), gc.get_freeze_count() > 10_000, sorted(c._client.cache_info()[3:]))"
+    )
+    assert _in_fresh_interpreter(code, dict(os.environ)) == "True True [2]"
+
+
+def test_a_failed_init_does_not_leave_the_collector_paused() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RESULTS_TABLE_NAME"}
+    code = (
+        "import gc\ntry:\n    import optout_relay.handler\nexcept Exception as e:\n"
+        "    print(type(e).__name__, gc.isenabled())"
+    )
+    assert _in_fresh_interpreter(code, env) == "ConfigurationError True"
