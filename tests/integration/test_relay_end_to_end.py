@@ -208,7 +208,7 @@ def test_cold_start_does_not_import_the_tracing_sdk_when_tracing_is_off() -> Non
 
 def _in_fresh_interpreter(code: str, env: dict[str, str]) -> str:
     completed = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=60
     )
     return completed.stdout.strip().splitlines()[-1]
 

@@ -117,7 +117,7 @@ class Settings:
             max_receive_count=integer("MAX_RECEIVE_COUNT", 5, 1, 1000),
             max_attempts_per_invocation=integer("MAX_ATTEMPTS_PER_INVOCATION", 3, 1, 20),
             ledger_retention_days=integer("LEDGER_RETENTION_DAYS", 0, 0, 36_500),
-            record_concurrency=integer("RECORD_CONCURRENCY", 10, 1, 64),
+            record_concurrency=integer("RECORD_CONCURRENCY", 25, 1, 64),
         )
         if problems:
             raise ConfigurationError("optout-relay is misconfigured: " + "; ".join(problems))

@@ -3,10 +3,29 @@
 Key schema: partition key ``phone_number`` (E.164), sort key ``target``
 (``provider#list#event_id``), so "what happened to this number, everywhere" is
 one Query. One item per (event, provider target), updated in place.
+
+Writes come in two kinds:
+
+- Settled outcomes (``unsubscribed``, ``not_subscribed``) of keys the batch read
+  consistently before its provider calls (``settled_statuses``) are whole items
+  written with BatchWriteItem, shared by the record workers through a group commit:
+  one round trip for many records. ``attempts`` and ``first_seen_at`` carry on from
+  what the read found. BatchWriteItem takes no condition, and needs none here: it
+  only ever writes a success, so no success is ever replaced by a failure.
+- Everything else (retrying, failed, rejected, and keys the batch did not read) is a
+  conditional UpdateItem that adds to ``attempts`` and never overwrites a success.
+
+The one thing the unconditional write gives up: if another delivery of the same
+event writes between this batch's read and its write (SQS delivers at least once),
+the item keeps this delivery's success and attempt count, not the sum of both.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +33,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import aws_call, error_code, transient_from
+from optout_relay.aws.group_commit import GroupCommit
 from optout_relay.domain.model import LedgerEntry, Status
+from optout_relay.errors import TransientError
 
 PARTITION_KEY = "phone_number"
 SORT_KEY = "target"
@@ -22,6 +43,24 @@ TTL_ATTRIBUTE = "expires_at"
 _SETTLED = (Status.UNSUBSCRIBED.value, Status.NOT_SUBSCRIBED.value)
 # Cleared when a later step has no value for them (a success after a retry has no error).
 _CLEARABLE = ("http_status", "error_code", "error_message")
+_BATCH_WRITE_LIMIT = 25
+_BATCH_WRITE_TRIES = 5
+_BATCH_WRITE_BACKOFF_SECONDS = 0.025
+
+
+@dataclass(frozen=True)
+class _Known:
+    """An item's history as this invocation knows it: read by the batch, then written by it."""
+
+    attempts: int = 0
+    first_seen_at: str | None = None
+
+    @classmethod
+    def read(cls, item: dict[str, Any]) -> _Known:
+        return cls(int(item.get("attempts", {}).get("N", "0")), item.get("first_seen_at", {}).get("S"))
+
+    def after(self, calls: int, now: str) -> _Known:
+        return _Known(self.attempts + calls, self.first_seen_at or now)
 
 
 def iso_utc(moment: datetime) -> str:
@@ -35,6 +74,9 @@ class DynamoLedger:
         self.table_name = table_name
         self.retention_days = retention_days
         self._dynamodb = dynamodb
+        self._known: dict[tuple[str, str], _Known] = {}
+        self._read_lock = threading.Lock()
+        self._batched = GroupCommit(self._put_batch, max_group=_BATCH_WRITE_LIMIT)
 
     def settled_status(self, phone_number: str, target: str) -> Status | None:
         # Strongly consistent: a success written by an earlier delivery is always seen.
@@ -50,8 +92,13 @@ class DynamoLedger:
         return Status(status) if status in _SETTLED else None
 
     def settled_statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
-        """One strongly consistent BatchGetItem per 100 keys instead of a GetItem per record."""
+        """One strongly consistent BatchGetItem per 100 keys instead of a GetItem per record.
+
+        Also remembers what it read, for the settled outcomes of these keys to be written
+        in batches (see the module's docstring). Each call starts afresh: one per batch.
+        """
         found: dict[tuple[str, str], Status | None] = dict.fromkeys(keys)
+        known: dict[tuple[str, str], _Known] = {}
         unique = list(found)
         for start in range(0, len(unique), 100):
             pending: dict[str, Any] = {
@@ -60,8 +107,14 @@ class DynamoLedger:
                         {PARTITION_KEY: {"S": p}, SORT_KEY: {"S": t}} for p, t in unique[start : start + 100]
                     ],
                     "ConsistentRead": True,
-                    "ProjectionExpression": "#pk, #sk, #status",
-                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY, "#status": "status"},
+                    "ProjectionExpression": "#pk, #sk, #status, #attempts, #first",
+                    "ExpressionAttributeNames": {
+                        "#pk": PARTITION_KEY,
+                        "#sk": SORT_KEY,
+                        "#status": "status",
+                        "#attempts": "attempts",
+                        "#first": "first_seen_at",
+                    },
                 }
             }
             for _ in range(5):  # unprocessed keys come back under load; boto3 retries throttling itself
@@ -71,24 +124,47 @@ class DynamoLedger:
                     status = item.get("status", {}).get("S")
                     key = (item[PARTITION_KEY]["S"], item[SORT_KEY]["S"])
                     found[key] = Status(status) if status in _SETTLED else None
+                    known[key] = _Known.read(item)
                 pending = response.get("UnprocessedKeys") or {}
                 if not pending:
                     break
             else:
                 for key in pending[self.table_name]["Keys"]:
                     found.pop((key[PARTITION_KEY]["S"], key[SORT_KEY]["S"]), None)  # read per record instead
+        for key in found:
+            known.setdefault(key, _Known())  # read, and not there
+        with self._read_lock:
+            self._known = known
         return found
 
     def record(self, entry: LedgerEntry) -> bool:
         moment = datetime.now(UTC)
-        now = iso_utc(moment)
+        values = self._values(entry, moment)
+        key = (entry.phone_number, entry.target)
+        if entry.status.value in _SETTLED:
+            with self._read_lock:
+                before = self._known.get(key)
+                if before is not None:
+                    before = self._known[key] = before.after(entry.attempts_added, values["processed_at"])
+            if before is not None:
+                self._batched.submit(self._item(entry, values, before))
+                return True
+        written = self._update(entry, values)
+        if written:
+            with self._read_lock:
+                if key in self._known:
+                    self._known[key] = self._known[key].after(entry.attempts_added, values["processed_at"])
+        return written
+
+    def _values(self, entry: LedgerEntry, moment: datetime) -> dict[str, Any]:
+        """The attributes one step sets; ``None`` for the ones it clears."""
         values: dict[str, Any] = {
             "event_id": entry.event_id,
             "provider": entry.provider,
             "status": entry.status.value,
             "message_id": entry.message_id,
             "receive_count": entry.receive_count,
-            "processed_at": now,
+            "processed_at": iso_utc(moment),
             "http_status": entry.http_status,
             "error_code": entry.error_code,
             "error_message": entry.error_message,
@@ -104,7 +180,40 @@ class DynamoLedger:
         if self.retention_days:
             # DynamoDB's TTL deletes the item after this epoch second (LEDGER_RETENTION_DAYS).
             values[TTL_ATTRIBUTE] = int(moment.timestamp()) + self.retention_days * 86_400
+        return values
 
+    def _item(self, entry: LedgerEntry, values: dict[str, Any], before: _Known) -> dict[str, Any]:
+        item = {name: _attribute(value) for name, value in values.items() if value is not None}
+        item[PARTITION_KEY] = {"S": entry.phone_number}
+        item[SORT_KEY] = {"S": entry.target}
+        item["first_seen_at"] = {"S": before.first_seen_at or values["processed_at"]}
+        item["attempts"] = {"N": str(before.attempts)}
+        return item
+
+    def _put_batch(self, items: Sequence[dict[str, Any]]) -> list[Exception | None]:
+        """One BatchWriteItem per group of settled outcomes (at most 25, DynamoDB's limit)."""
+        # Two records of one event in a batch: the later write carries both steps' attempts.
+        latest = {_key_of(item): item for item in items}
+        pending: dict[str, Any] = {
+            self.table_name: [{"PutRequest": {"Item": item}} for item in latest.values()]
+        }
+        for attempt in range(_BATCH_WRITE_TRIES):
+            if attempt:
+                time.sleep(_BATCH_WRITE_BACKOFF_SECONDS * 2**attempt)
+            try:
+                response = self.dynamodb.batch_write_item(RequestItems=pending)
+            except (ClientError, BotoCoreError) as error:
+                failure = transient_from("DynamoDB BatchWriteItem", error)
+                return [failure] * len(items)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                return [None] * len(items)
+        unwritten = {_key_of(request["PutRequest"]["Item"]) for request in pending[self.table_name]}
+        failure = TransientError("aws_throttled", "DynamoDB BatchWriteItem left items unprocessed")
+        return [failure if _key_of(item) in unwritten else None for item in items]
+
+    def _update(self, entry: LedgerEntry, values: dict[str, Any]) -> bool:
+        """One conditional UpdateItem: adds to ``attempts`` and never overwrites a success."""
         names: dict[str, str] = {"#pk": PARTITION_KEY}
         attribute_values: dict[str, Any] = {}
         sets, removes = [], []
@@ -121,7 +230,7 @@ class DynamoLedger:
         names["#status"] = "status"
         attribute_values.update(
             {
-                ":now": {"S": now},
+                ":now": {"S": values["processed_at"]},
                 ":calls": {"N": str(entry.attempts_added)},
                 ":zero": {"N": "0"},
                 ":unsubscribed": {"S": _SETTLED[0]},
@@ -149,6 +258,10 @@ class DynamoLedger:
         except BotoCoreError as error:
             raise transient_from("DynamoDB UpdateItem", error) from None
         return True
+
+
+def _key_of(item: dict[str, Any]) -> tuple[str, str]:
+    return item[PARTITION_KEY]["S"], item[SORT_KEY]["S"]
 
 
 def _attribute(value: Any) -> dict[str, str]:

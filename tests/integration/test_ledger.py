@@ -1,0 +1,129 @@
+"""The DynamoDB ledger against moto: batched success writes keep the item's history,
+and nothing ever replaces a success with a failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from optout_relay.aws.ledger import DynamoLedger
+from optout_relay.domain.model import LedgerEntry, Status
+from optout_relay.errors import TransientError
+
+from tests.integration.conftest import RelayWorld
+
+PHONE = "+12065550142"
+TARGET = "trackly#+18005551234#evt-1"
+KEY = (PHONE, TARGET)
+
+
+def entry(status: Status, calls: int = 1, **extra: Any) -> LedgerEntry:
+    return LedgerEntry(
+        phone_number=PHONE,
+        target=TARGET,
+        event_id="evt-1",
+        provider="trackly",
+        status=status,
+        message_id="m-1",
+        receive_count=1,
+        list_field="list_number",
+        list_value="+18005551234",
+        attempts_added=calls,
+        **extra,
+    )
+
+
+class CountingDynamo:
+    def __init__(self, real: Any, unprocessed_rounds: int = 0) -> None:
+        self.real = real
+        self.calls: list[str] = []
+        self.unprocessed_rounds = unprocessed_rounds
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self.real, name)
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> Any:  # boto3's argument name
+        self.calls.append("batch_write_item")
+        if self.unprocessed_rounds:
+            self.unprocessed_rounds -= 1
+            return {"UnprocessedItems": RequestItems}
+        return self.real.batch_write_item(RequestItems=RequestItems)
+
+
+@pytest.fixture
+def ledger_and_dynamo(world: RelayWorld) -> tuple[DynamoLedger, CountingDynamo, RelayWorld]:
+    dynamo = CountingDynamo(world.dynamodb)
+    return DynamoLedger(world.stack.table_name, dynamodb=dynamo), dynamo, world
+
+
+def only_item(world: RelayWorld) -> dict[str, Any]:
+    (item,) = world.ledger(PHONE)
+    return item
+
+
+def test_a_batched_success_carries_on_the_attempts_and_first_seen_of_earlier_failures(
+    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
+) -> None:
+    ledger, dynamo, world = ledger_and_dynamo
+    failure = entry(Status.RETRYING, calls=2, http_status=503, error_code="provider_unavailable")
+    assert ledger.record(failure)
+    first_seen = only_item(world)["first_seen_at"]
+
+    assert ledger.settled_statuses([KEY]) == {KEY: None}
+    assert ledger.record(entry(Status.UNSUBSCRIBED, calls=1, http_status=200))
+
+    item = only_item(world)
+    assert dynamo.calls.count("update_item") == 1 and dynamo.calls.count("batch_write_item") == 1
+    assert item["status"] == "unsubscribed" and item["attempts"] == "3"
+    assert item["first_seen_at"] == first_seen and item["http_status"] == "200"
+    assert "error_code" not in item and item["list_number"] == "+18005551234"
+
+
+def test_a_failure_after_a_batched_success_never_replaces_it(
+    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
+) -> None:
+    ledger, _, world = ledger_and_dynamo
+    ledger.settled_statuses([KEY])
+    assert ledger.record(entry(Status.UNSUBSCRIBED))
+    assert not ledger.record(entry(Status.RETRYING, error_code="provider_unavailable"))
+    assert only_item(world)["status"] == "unsubscribed"
+
+
+def test_a_key_the_batch_did_not_read_is_written_with_the_conditional_update(
+    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
+) -> None:
+    ledger, dynamo, world = ledger_and_dynamo
+    ledger.settled_statuses([(PHONE, "trackly#-#another-event")])
+    assert ledger.record(entry(Status.NOT_SUBSCRIBED))
+    assert dynamo.calls.count("update_item") == 1 and "batch_write_item" not in dynamo.calls
+    assert only_item(world)["status"] == "not_subscribed"
+
+
+def test_two_steps_of_one_key_in_a_batch_add_up(
+    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
+) -> None:
+    ledger, _, world = ledger_and_dynamo
+    ledger.settled_statuses([KEY])
+    assert ledger.record(entry(Status.RETRYING, calls=2, error_code="provider_unavailable"))
+    assert ledger.record(entry(Status.UNSUBSCRIBED, calls=1))
+    assert only_item(world)["attempts"] == "3"
+
+
+def test_items_dynamodb_leaves_unprocessed_are_retried(world: RelayWorld) -> None:
+    dynamo = CountingDynamo(world.dynamodb, unprocessed_rounds=2)
+    ledger = DynamoLedger(world.stack.table_name, dynamodb=dynamo)
+    ledger.settled_statuses([KEY])
+    assert ledger.record(entry(Status.UNSUBSCRIBED))
+    assert dynamo.calls.count("batch_write_item") == 3
+    assert only_item(world)["status"] == "unsubscribed"
+
+
+def test_an_item_still_unprocessed_after_the_retries_fails_its_record(world: RelayWorld) -> None:
+    dynamo = CountingDynamo(world.dynamodb, unprocessed_rounds=99)
+    ledger = DynamoLedger(world.stack.table_name, dynamodb=dynamo)
+    ledger.settled_statuses([KEY])
+    with pytest.raises(TransientError) as raised:
+        ledger.record(entry(Status.UNSUBSCRIBED))
+    assert raised.value.code == "aws_throttled"
+    assert world.ledger(PHONE) == []
