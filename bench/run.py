@@ -28,6 +28,7 @@ TRACKLY_LIST = "+18005551234"
 TATANGO_LIST = 4242
 PYTHON = sys.executable
 WORKER = Path(__file__).with_name("worker.py")
+COLD_RUNS = 9
 
 
 def free_port() -> int:
@@ -160,9 +161,12 @@ def main() -> int:
 
         # 2. Cold init: a fresh interpreter imports the handler and handles one record.
         env = function_env(stack, endpoint, TRACKLY_BASE_URL=trackly_fast, **base)
-        runs = 5
-        boto3_times = [timed([PYTHON, "-c", "import boto3"], env) for _ in range(runs)]
-        init_times = [timed([PYTHON, str(WORKER), "batch", "1", f"cold-{i}"], env) for i in range(runs)]
+        # Interleaved, so that a change in the machine's load weighs on both alike.
+        boto3_times: list[float] = []
+        init_times: list[float] = []
+        for run in range(COLD_RUNS):
+            boto3_times.append(timed([PYTHON, "-c", "import boto3"], env))
+            init_times.append(timed([PYTHON, str(WORKER), "batch", "1", f"cold-{run}"], env))
         figures["cold_init_ratio"] = statistics.median(init_times) / statistics.median(boto3_times)
         print(
             f"2. cold init + one record: median {statistics.median(init_times):.2f} s vs `import boto3` "

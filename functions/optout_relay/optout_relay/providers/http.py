@@ -7,6 +7,7 @@ urllib3's own messages repeat the URL, and a Tatango URL holds the phone number.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,9 +17,12 @@ from typing import Any
 import urllib3
 from urllib3.exceptions import HTTPError, SSLError, TimeoutError
 
+from optout_relay.domain.model import mask_phone
 from optout_relay.errors import TransientError
 
 _MAX_ERROR_TEXT = 200
+# Seven digits or more, possibly with separators: a phone number a provider echoed back.
+_NUMBER_LIKE = re.compile(r"\+?\(?\d(?:[\s().-]*\d){6,}")
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,9 @@ class HttpResponse:
         if isinstance(document, dict):
             parts = [str(document[key]) for key in ("error", "code", "message") if document.get(key)]
             if parts:
-                return " / ".join(parts)[:_MAX_ERROR_TEXT]
+                # The text reaches logs: a number in it is masked like every number there.
+                text = _NUMBER_LIKE.sub(lambda found: mask_phone(found.group()), " / ".join(parts))
+                return text[:_MAX_ERROR_TEXT]
         if self.body:
             kind = self.headers.get("content-type", "unknown type").split(";")[0]
             return f"non-JSON body ({kind}, {len(self.body)} bytes)"
