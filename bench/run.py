@@ -41,7 +41,7 @@ def free_port() -> int:
 def moto_server() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [PYTHON, str(Path(__file__).with_name("moto_serial.py")), "127.0.0.1", str(port)],
+        [PYTHON, "-m", "optout_relay_dev.moto_server", "127.0.0.1", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

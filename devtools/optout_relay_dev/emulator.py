@@ -150,8 +150,9 @@ class EmulatorError(Exception):
 
 
 class MotoServer(Startable):
-    """moto's server mode (``ThreadedMotoServer``) on a free loopback port: a real HTTP
-    endpoint that boto3 reaches with ``endpoint_url`` / ``AWS_ENDPOINT_URL``."""
+    """moto's server mode (with atomic DynamoDB writes, ``moto_server.py``) on a free
+    loopback port: a real HTTP endpoint that boto3 reaches with ``endpoint_url`` /
+    ``AWS_ENDPOINT_URL``."""
 
     def __init__(self, port: int = 0) -> None:
         self.port = port
@@ -165,14 +166,14 @@ class MotoServer(Startable):
         return self._endpoint_url
 
     def start(self) -> Self:
-        from moto.server import ThreadedMotoServer  # heavy import: only when needed
+        from optout_relay_dev.moto_server import AtomicMotoServer  # imports moto: only when needed
 
         if self.port:
-            _check_port_free(self.port)  # ThreadedMotoServer.start() would wait forever
+            _check_port_free(self.port)
         quiet_werkzeug()
-        server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
+        server = AtomicMotoServer(LOOPBACK, self.port)
         server.start()
-        host, port = server.get_host_and_port()
+        host, port = server.address
         self._server, self._endpoint_url = server, f"http://{host}:{port}"
         return self
 

@@ -12,9 +12,9 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 from optout_relay.aws.rate_budget import DynamoRateBudget, window_for
 from optout_relay_dev.local_stack import create_local_stack
+from optout_relay_dev.moto_server import AtomicMotoServer
 
 SECRETS = {"trackly": {"api_key": "k"}, "tatango": {"email": "e", "api_key": "k"}}
 
@@ -97,10 +97,10 @@ print(json.dumps(grants))
 
 
 def test_several_processes_sharing_one_table_stay_inside_the_rate() -> None:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = AtomicMotoServer("127.0.0.1")  # conditional writes atomic, as in DynamoDB
     server.start()
     try:
-        host, port = server.get_host_and_port()
+        host, port = server.address
         endpoint = f"http://{host}:{port}"
         session = boto3.Session(region_name="us-east-1")
         stack = create_local_stack(session, secrets=SECRETS, endpoint_url=endpoint)
