@@ -1,9 +1,10 @@
 """moto's server mode with atomic DynamoDB writes.
 
 moto's threaded server handles each request on a thread of its own, and its DynamoDB
-backend checks a ``ConditionExpression`` and then writes the item without a lock: two
-concurrent conditional writes can both succeed, which real DynamoDB never allows (the
-ledger's "never overwrite a success" and the rate budget's version checks rely on it).
+backend checks a ``ConditionExpression`` and then writes the item with no lock held: a
+thread switch in between (rare, but nothing prevents it) would let two concurrent
+conditional writes both succeed, which real DynamoDB never allows. The ledger's "never
+overwrite a success" and the rate budget's version checks rely on that guarantee.
 Here DynamoDB requests run one at a time; every other request (SQS long polls above
 all, which would otherwise hold everything up for their wait) stays concurrent.
 
