@@ -3,6 +3,7 @@ dead-letter, and record every step in the ledger."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -138,6 +139,10 @@ class Relay:
         limit = self.rate_limits.get(provider)
         if self.budget is None or limit is None:
             return 0.0
+        # Credentials first (a failure shows again at the call): nothing slow may sit
+        # between a grant and its call, or the call could land outside the grant's window.
+        with contextlib.suppress(TransientError):
+            self.secrets.get(self.secret_ids[provider])
         try:
             return self.budget.take(provider, limit, waited=waited)
         except TransientError as error:  # the budget store is down: wait rather than exceed the limit
