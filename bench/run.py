@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,29 +30,18 @@ WORKER = Path(__file__).with_name("worker.py")
 COLD_RUNS = 9
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def moto_server() -> Iterator[str]:
-    port = free_port()
+    """moto's server with atomic DynamoDB writes (``optout_relay_dev.moto_server``)."""
     process = subprocess.Popen(
-        [PYTHON, "-m", "optout_relay_dev.moto_server", "127.0.0.1", str(port)],
-        stdout=subprocess.DEVNULL,
+        [PYTHON, "-m", "optout_relay_dev.moto_server", "127.0.0.1", "0"],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
-    endpoint = f"http://127.0.0.1:{port}"
+    assert process.stdout is not None
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield endpoint
+        yield str(json.loads(process.stdout.readline())["endpoint"])
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -114,10 +114,12 @@ class ScriptedBudget:
 
     waits: list[float] = field(default_factory=list)
     taken: list[str] = field(default_factory=list)
+    waited: list[bool] = field(default_factory=list)
     shrunk: list[tuple[str, float, float]] = field(default_factory=list)
 
-    def take(self, provider: str, rate_per_second: float) -> float:
+    def take(self, provider: str, rate_per_second: float, *, waited: bool = False) -> float:
         self.taken.append(provider)
+        self.waited.append(waited)
         return self.waits.pop(0) if self.waits else 0.0
 
     def shrink(self, provider: str, factor: float, seconds: float) -> None:

@@ -173,8 +173,7 @@ class MotoServer(Startable):
         quiet_werkzeug()
         server = AtomicMotoServer(LOOPBACK, self.port)
         server.start()
-        host, port = server.address
-        self._server, self._endpoint_url = server, f"http://{host}:{port}"
+        self._server, self._endpoint_url = server, server.endpoint_url
         return self
 
     def stop(self) -> None:

@@ -1,21 +1,28 @@
-"""moto's server mode with atomic DynamoDB writes.
+"""moto's server mode, closer to AWS where the relay depends on it.
 
-moto's threaded server handles each request on a thread of its own, and its DynamoDB
-backend checks a ``ConditionExpression`` and then writes the item with no lock held: a
-thread switch in between (rare, but nothing prevents it) would let two concurrent
-conditional writes both succeed, which real DynamoDB never allows. The ledger's "never
-overwrite a success" and the rate budget's version checks rely on that guarantee.
-Here DynamoDB requests run one at a time; every other request (SQS long polls above
-all, which would otherwise hold everything up for their wait) stays concurrent.
+- **Atomic conditional writes.** moto's threaded server handles each request on a
+  thread of its own, and its DynamoDB backend checks a ``ConditionExpression`` and then
+  writes the item with no lock held: a thread switch in between (rare, but nothing
+  prevents it) would let two concurrent conditional writes both succeed, which real
+  DynamoDB never allows. The ledger's "never overwrite a success" and the rate
+  budget's slot claims rely on that guarantee, so DynamoDB requests run one at a time
+  here. Every other request stays concurrent.
+- **Long polls that wake when a message becomes visible.** moto's ``ReceiveMessage``
+  with a wait only wakes for a newly sent message; SQS (and so Lambda's pollers)
+  answers as soon as a deferred message's visibility timeout ends.
 
-``python -m optout_relay_dev.moto_server HOST PORT`` serves it in a process of its own.
+``python -m optout_relay_dev.moto_server [HOST] [PORT]`` serves it in a process of its
+own and prints one JSON line, ``{"endpoint": ...}``, once listening (port 0: any free
+port).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 DYNAMODB_TARGET_PREFIX = "DynamoDB_"
@@ -35,14 +42,27 @@ class DynamoDbOneAtATime:
         return self.app(environ, start_response)
 
 
+def wait_for_messages(queue: Any, timeout: float) -> None:
+    """Replaces moto's ``Queue.wait_for_messages``: also wakes when the first hidden
+    (in flight or delayed) message becomes visible."""
+    now_ms = time.time() * 1000
+    hidden_until = [max(message.visible_at, message.delayed_until) for message in queue._messages]
+    due = [(until - now_ms) / 1000 + 0.001 for until in hidden_until if until > now_ms]
+    with queue._messages_lock:
+        queue._messages_lock.wait_for(lambda: queue.messages, timeout=min([timeout, *due]))
+
+
 def moto_app() -> Wsgi:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.sqs.models import Queue
 
+    Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign,assignment]
     return DynamoDbOneAtATime(DomainDispatcherApplication(create_backend_app))
 
 
 class AtomicMotoServer:
-    """moto's server on ``host:port`` (0: a free port) in a background thread."""
+    """The server on ``host:port`` (0: a free port), served by ``start()`` in a
+    background thread or by ``serve_forever()`` in the calling one."""
 
     def __init__(self, host: str, port: int = 0) -> None:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
@@ -56,11 +76,15 @@ class AtomicMotoServer:
         host, port = self._server.server_address[:2]
         return str(host), int(port)
 
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self.address
+        return f"http://{host}:{port}"
+
     def start(self) -> None:
         self._thread.start()
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread (a process of its own)."""
         self._server.serve_forever()
 
     def stop(self) -> None:
@@ -69,12 +93,16 @@ class AtomicMotoServer:
         self._thread.join(timeout=10)
 
 
-def main(argv: list[str]) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     from optout_relay_dev.emulator import quiet_werkzeug
 
+    args = list(sys.argv[1:] if argv is None else argv)
     quiet_werkzeug()
-    AtomicMotoServer(argv[0], int(argv[1])).serve_forever()
+    server = AtomicMotoServer(args[0] if args else "127.0.0.1", int(args[1]) if len(args) > 1 else 0)
+    print(json.dumps({"endpoint": server.endpoint_url}), flush=True)
+    server.serve_forever()
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main())

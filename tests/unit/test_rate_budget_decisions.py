@@ -84,3 +84,31 @@ def test_budget_spent_between_retries_defers_and_records_the_attempt() -> None:
         world.handle()
     item = world.ledger.only()
     assert (item["status"], item["attempts"]) == ("retrying", 1)
+
+
+def test_a_first_delivery_queues_for_budget_and_a_record_that_waited_does_not() -> None:
+    world, budget = budgeted(waits=[2.0, 1.0, 1.0])
+    with pytest.raises(RecordDeferred):
+        world.handle(receive_count=1)
+    with pytest.raises(RecordDeferred):
+        world.handle(receive_count=2)
+    copy = InboundMessage(
+        "copy", json.dumps(EVENT), 1, "rh", "arn:aws:sqs:us-east-1:1:q", pinned_event_id="ev-1"
+    )
+    with pytest.raises(RecordDeferred):
+        world.relay.handle(copy, lambda: 60.0)
+    assert budget.waited == [False, True, True]
+
+
+def test_credentials_are_ready_before_budget_is_taken() -> None:
+    world, budget = budgeted(CallResult(Status.UNSUBSCRIBED, 200), waits=[0.0])
+    fetched_before_take: list[int] = []
+    take = budget.take
+
+    def recording_take(provider: str, rate_per_second: float, *, waited: bool = False) -> float:
+        fetched_before_take.append(len(world.secrets.fetches))
+        return take(provider, rate_per_second, waited=waited)
+
+    budget.take = recording_take  # type: ignore[method-assign]
+    assert world.handle() is Status.UNSUBSCRIBED
+    assert fetched_before_take == [1]

@@ -1,26 +1,25 @@
 """Fleet-wide request budgets, shared by every concurrent execution environment.
 
 One item per provider in the results table (partition ``#rate-budget``, so no phone
-number can collide with it and no extra table or permission is needed) holds:
+number can collide with it and no extra table or permission is needed) holds the
+slots of ``domain/rate_window.py`` as ``slot_0``, ``slot_1``, ..., the queue cursor
+``next_turn`` and the penalty after a 429.
 
-- ``grants``: the times of the calls granted in the last window. A call is granted
-  only while fewer than the budget's calls fall in the window, so no window ever
-  holds more than the configured rate (a sliding-window log; unlike a token bucket
-  it lets records that come back together all use the window's budget at once).
-- ``next_deferral``: a cursor that hands records with no budget distinct return
-  times, spaced at the rate, so they come back when budget will be there instead
-  of all at once.
-- ``penalty_factor`` / ``penalty_until``: after a provider's 429, a smaller budget.
-
-Every change is a conditional write on ``version``: two environments never both
-take the last call of a window.
+Claiming a slot is one conditional write on that slot alone, so environments taking
+different slots never conflict and two never get the same one. Nothing is read first:
+each environment keeps the item as its last write returned it (or, when the condition
+failed, as the failure returned it). That copy can only show slots freer than they
+are, so it answers "no budget" without a request, and a slot it wrongly shows free
+fails the condition and brings the current item.
 """
 
 from __future__ import annotations
 
-import math
+import random
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,18 +27,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import aws_call, error_code, transient_from
 from optout_relay.aws.ledger import PARTITION_KEY, SORT_KEY
+from optout_relay.domain.rate_window import GRANT_LEAD, BudgetView, Claim, Full, plan, return_after
 
 BUDGET_PARTITION = "#rate-budget"
-# Kept back from the configured rate for jitter between a grant and the call's arrival.
-HEADROOM = 0.95
-_CONTENDED_TRIES = 8
-
-
-def window_for(rate_per_second: float) -> tuple[float, int]:
-    """The sliding window (seconds) and how many calls it allows: 10/s -> 9 per 1 s,
-    1200/3600 -> 1 per 3 s."""
-    window = max(1.0, 1.0 / rate_per_second)
-    return window, max(1, math.floor(rate_per_second * window * HEADROOM))
+_TRIES = 8
 
 
 class DynamoRateBudget:
@@ -49,72 +40,156 @@ class DynamoRateBudget:
         self.table_name = table_name
         self._dynamodb = dynamodb
         self.clock = clock
+        self._items: dict[str, dict[str, Any]] = {}
+        # An environment's records claim one at a time: they do not race each other for
+        # the slot their shared copy shows free, and a claim's write is not kept waiting.
+        self._claiming = threading.Lock()
 
-    def _key(self, provider: str) -> dict[str, Any]:
-        return {PARTITION_KEY: {"S": BUDGET_PARTITION}, SORT_KEY: {"S": provider}}
-
-    def take(self, provider: str, rate_per_second: float) -> float:
-        """``0.0`` if one call may go now; else the seconds after which this record should return."""
-        for _ in range(_CONTENDED_TRIES):
-            with aws_call("DynamoDB GetItem (rate budget)"):
-                item = self.dynamodb.get_item(
-                    TableName=self.table_name, Key=self._key(provider), ConsistentRead=True
-                ).get("Item", {})
-            now = self.clock()
-            rate = rate_per_second
-            if now < float(item.get("penalty_until", {}).get("N", "0")):
-                rate *= float(item["penalty_factor"]["N"])
-            window, allowed = window_for(rate)
-            recent = sorted(float(t) for t in item.get("grants", {}).get("NS", []) if float(t) > now - window)
-            cursor = float(item.get("next_deferral", {}).get("N", "0"))
-            updates: dict[str, Any]
-            if len(recent) < allowed:
-                updates, wait = {"grants": {"NS": [repr(t) for t in [*recent, now]]}}, 0.0
-            else:
-                # Return no sooner than the oldest grant leaves the window, and after the
-                # records already sent away: one window's budget of them per window.
-                slot = max(recent[0] + window, cursor)
-                updates = {"next_deferral": {"N": repr(slot + window / allowed)}}
-                wait = max(slot - now, 0.001)
-            if self._write(provider, item, updates):
-                return wait
-        return window_for(rate_per_second)[0]
-
-    def _write(self, provider: str, item: dict[str, Any], updates: dict[str, Any]) -> bool:
-        version = int(item.get("version", {}).get("N", "0"))
-        names = {f"#f{i}": name for i, name in enumerate(updates)}
-        values = {f":v{i}": value for i, value in enumerate(updates.values())}
-        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(updates)))
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table_name,
-                Key=self._key(provider),
-                UpdateExpression=f"SET {assignments}, #version = :next",
-                ConditionExpression="attribute_not_exists(#version) OR #version = :version",
-                ExpressionAttributeNames={**names, "#version": "version"},
-                ExpressionAttributeValues={
-                    **values,
-                    ":version": {"N": str(version)},
-                    ":next": {"N": str(version + 1)},
-                },
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False  # another environment changed the budget first: read again
-            raise transient_from("DynamoDB UpdateItem (rate budget)", error) from None
-        except BotoCoreError as error:
-            raise transient_from("DynamoDB UpdateItem (rate budget)", error) from None
-        return True
+    def take(self, provider: str, rate_per_second: float, *, waited: bool = False) -> float:
+        """``0.0``: one call may go now. Otherwise the whole seconds after which the record
+        should come back: its turn behind the records already queued, or, for a record that
+        ``waited`` before (its turn has come), one second."""
+        for _ in range(_TRIES):
+            with self._claiming:
+                view = _view(self._item(provider))
+                now = self.clock()
+                decision = plan(view, now, rate_per_second, random.randrange(1 << 16))  # noqa: S311
+                if isinstance(decision, Claim):
+                    if not self._claim(provider, view, decision):
+                        continue  # taken meanwhile; the failed write brought the current slots
+                    return 0.0 if self._in_time(provider, decision) else 1.0
+            if waited:
+                return 1.0
+            turn = self._queue(provider, view, decision)
+            if turn is not None:
+                return float(return_after(turn, now))
+        return 1.0
 
     def shrink(self, provider: str, factor: float, seconds: float) -> None:
         """After a 429: run at ``factor`` of the rate for ``seconds``."""
         with aws_call("DynamoDB UpdateItem (rate budget)"):
-            self.dynamodb.update_item(
+            response = self.dynamodb.update_item(
                 TableName=self.table_name,
                 Key=self._key(provider),
                 UpdateExpression="SET penalty_factor = :factor, penalty_until = :until",
                 ExpressionAttributeValues={
-                    ":factor": {"N": repr(factor)},
-                    ":until": {"N": repr(self.clock() + seconds)},
+                    ":factor": _number(factor),
+                    ":until": _number(self.clock() + seconds),
                 },
+                ReturnValues="ALL_NEW",
             )
+        self._items[provider] = response["Attributes"]
+
+    def _key(self, provider: str) -> dict[str, Any]:
+        return {PARTITION_KEY: {"S": BUDGET_PARTITION}, SORT_KEY: {"S": provider}}
+
+    def _item(self, provider: str) -> dict[str, Any]:
+        if provider not in self._items:
+            with aws_call("DynamoDB GetItem (rate budget)"):
+                self._items[provider] = self.dynamodb.get_item(
+                    TableName=self.table_name, Key=self._key(provider), ConsistentRead=True
+                ).get("Item", {})
+        return self._items[provider]
+
+    def _claim(self, provider: str, view: BudgetView, claim: Claim) -> bool:
+        slots = (claim.slot, *claim.unused)
+        names = {f"#s{slot}": f"slot_{slot}" for slot in slots}
+        free = " AND ".join(f"(attribute_not_exists(#s{slot}) OR #s{slot} <= :free_up_to)" for slot in slots)
+        values = {":deadline": _number(claim.deadline), ":free_up_to": _number(claim.free_up_to)}
+        # The penalty must still be the one the claim was planned under.
+        if view.penalty_until:
+            penalty = "penalty_until = :until"
+            values[":until"] = _number(view.penalty_until)
+        else:
+            penalty = "attribute_not_exists(penalty_until)"
+        return self._update(
+            provider, f"SET #s{claim.slot} = :deadline", f"{free} AND {penalty}", names, values
+        )
+
+    def _in_time(self, provider: str, claim: Claim) -> bool:
+        """Whether the call can go by its slot's deadline. If the write came back too late,
+        the slot, ours now, gets a later deadline rather than going unused for a window."""
+        for _ in range(_TRIES):
+            now = self.clock()
+            if now <= claim.deadline:
+                return True
+            later = replace(claim, deadline=now + GRANT_LEAD)
+            if not self._update(
+                provider,
+                "SET #slot = :later",
+                "#slot = :deadline",
+                {"#slot": f"slot_{claim.slot}"},
+                {":later": _number(later.deadline), ":deadline": _number(claim.deadline)},
+            ):
+                return False
+            claim = later
+        return False
+
+    def _queue(self, provider: str, view: BudgetView, full: Full) -> float | None:
+        """This record's turn, after the records queued before it; ``None`` if the cursor
+        was not where the view had it (the failure brought the current item: try again)."""
+        if view.next_turn >= full.opening:
+            moved = self._update(
+                provider,
+                "SET next_turn = next_turn + :spacing",
+                "next_turn >= :opening",
+                {},
+                {":spacing": _number(full.spacing), ":opening": _number(full.opening)},
+            )
+            return _view(self._items[provider]).next_turn - full.spacing if moved else None
+        moved = self._update(
+            provider,
+            "SET next_turn = :next",
+            "attribute_not_exists(next_turn) OR next_turn < :opening",
+            {},
+            {":next": _number(full.opening + full.spacing), ":opening": _number(full.opening)},
+        )
+        return full.opening if moved else None
+
+    def _update(
+        self, provider: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
+        """One conditional write; ``False`` if the condition failed. Either way the item it
+        returns becomes this environment's copy."""
+        operation = "DynamoDB UpdateItem (rate budget)"
+        try:
+            response = self.dynamodb.update_item(
+                TableName=self.table_name,
+                Key=self._key(provider),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                **({"ExpressionAttributeNames": names} if names else {}),
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                current = error.response.get("Item")
+                self._items[provider] = current if isinstance(current, dict) else {}
+                return False
+            self._items.pop(provider, None)
+            raise transient_from(operation, error) from None
+        except BotoCoreError as error:
+            self._items.pop(provider, None)
+            raise transient_from(operation, error) from None
+        self._items[provider] = response["Attributes"]
+        return True
+
+
+def _number(value: float) -> dict[str, str]:
+    return {"N": repr(value)}
+
+
+def _view(item: dict[str, Any]) -> BudgetView:
+    deadlines = {
+        int(name.removeprefix("slot_")): float(value["N"])
+        for name, value in item.items()
+        if name.startswith("slot_")
+    }
+    return BudgetView(
+        deadlines=tuple(deadlines.get(slot, 0.0) for slot in range(max(deadlines, default=-1) + 1)),
+        next_turn=float(item.get("next_turn", {}).get("N", "0")),
+        penalty_factor=float(item.get("penalty_factor", {}).get("N", "1")),
+        penalty_until=float(item.get("penalty_until", {}).get("N", "0")),
+    )

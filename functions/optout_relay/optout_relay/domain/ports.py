@@ -41,8 +41,9 @@ class SourceQueue(Protocol):
 
 
 class RateBudget(Protocol):
-    def take(self, provider: str, rate_per_second: float) -> float:
-        """``0.0`` if one call may go now, else the seconds until it may."""
+    def take(self, provider: str, rate_per_second: float, *, waited: bool = False) -> float:
+        """``0.0`` if one call may go now, else the seconds until the record should come
+        back. A record that ``waited`` before is not queued again behind newer ones."""
 
     def shrink(self, provider: str, factor: float, seconds: float) -> None:
         """Run at ``factor`` of the rate for ``seconds`` (after a 429)."""

@@ -3,6 +3,7 @@ dead-letter, and record every step in the ledger."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -101,7 +102,7 @@ class Relay:
         adapter = self.providers[optout.provider]
         calls = 0
         while True:
-            wait = self._budget_wait(optout.provider)
+            wait = self._budget_wait(optout.provider, waited=_has_waited(message))
             if wait > 0:
                 return self._defer(message, optout, wait, calls)
             try:
@@ -134,12 +135,16 @@ class Relay:
             self.metrics.count(optout.provider, METRIC_FOR_STATUS[result.status])
             return result.status
 
-    def _budget_wait(self, provider: str) -> float:
+    def _budget_wait(self, provider: str, *, waited: bool) -> float:
         limit = self.rate_limits.get(provider)
         if self.budget is None or limit is None:
             return 0.0
+        # Credentials first (a failure shows again at the call): nothing slow may sit
+        # between a grant and its call, or the call could land outside the grant's window.
+        with contextlib.suppress(TransientError):
+            self.secrets.get(self.secret_ids[provider])
         try:
-            return self.budget.take(provider, limit)
+            return self.budget.take(provider, limit, waited=waited)
         except TransientError as error:  # the budget store is down: wait rather than exceed the limit
             logger.warning("Rate budget unavailable; deferring", extra={"error_code": error.code})
             return 1.0
@@ -286,3 +291,8 @@ class Relay:
         )
         if not self.ledger.record(entry):
             logger.info("A success was already recorded for this target; ledger left as it was")
+
+
+def _has_waited(message: InboundMessage) -> bool:
+    """Deferred or retried before, or a re-enqueued copy: its turn for budget has come."""
+    return message.receive_count > 1 or message.pinned_event_id is not None
