@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+import pytest
 from botocore.exceptions import ClientError
 from optout_relay_dev.moto_server import AtomicMotoServer, DynamoDbOneAtATime
 
@@ -42,20 +43,19 @@ def call(app: DynamoDbOneAtATime, target: str) -> list[bytes]:
     return list(app({"HTTP_X_AMZ_TARGET": target}, lambda status, headers: None))
 
 
-def test_dynamodb_requests_are_served_one_at_a_time() -> None:
+@pytest.mark.parametrize(
+    ("target", "most_at_once"),
+    [
+        ("DynamoDB_20120810.UpdateItem", 1),  # one at a time: conditional writes are atomic
+        ("AmazonSQS.ReceiveMessage", 4),  # concurrent: a long poll holds nothing else up
+    ],
+)
+def test_only_dynamodb_requests_are_served_one_at_a_time(target: str, most_at_once: int) -> None:
     probe = ProbeApp(meet=threading.Barrier(4))
     app = DynamoDbOneAtATime(probe)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda _: call(app, "DynamoDB_20120810.UpdateItem"), range(4)))
-    assert probe.most_inside == 1
-
-
-def test_other_requests_such_as_sqs_long_polls_stay_concurrent() -> None:
-    probe = ProbeApp(meet=threading.Barrier(4))
-    app = DynamoDbOneAtATime(probe)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda _: call(app, "AmazonSQS.ReceiveMessage"), range(4)))
-    assert probe.most_inside == 4
+        list(pool.map(lambda _: call(app, target), range(4)))
+    assert probe.most_inside == most_at_once
 
 
 def test_the_server_answers_boto3_and_keeps_conditional_writes_exclusive() -> None:
