@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from optout_relay.aws.ledger import DynamoLedger
 from optout_relay.domain.model import LedgerEntry, Status
 from optout_relay.errors import TransientError
@@ -38,6 +39,13 @@ class CountingDynamo:
         self.real = real
         self.calls: list[str] = []
         self.unprocessed_rounds = unprocessed_rounds
+        self.fail_reads = False
+
+    def batch_get_item(self, **request: Any) -> Any:
+        self.calls.append("batch_get_item")
+        if self.fail_reads:
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "BatchGetItem")
+        return self.real.batch_get_item(**request)
 
     def __getattr__(self, name: str) -> Any:
         self.calls.append(name)
@@ -95,9 +103,32 @@ def test_a_key_the_batch_did_not_read_is_written_with_the_conditional_update(
 ) -> None:
     ledger, dynamo, world = ledger_and_dynamo
     ledger.settled_statuses([(PHONE, "trackly#-#another-event")])
-    assert ledger.record(entry(Status.NOT_SUBSCRIBED))
+    assert ledger.record(entry(Status.UNSUBSCRIBED))
     assert dynamo.calls.count("update_item") == 1 and "batch_write_item" not in dynamo.calls
-    assert only_item(world)["status"] == "not_subscribed"
+    assert only_item(world)["status"] == "unsubscribed"
+
+
+def test_after_a_failed_batch_read_nothing_from_an_earlier_batch_is_trusted(
+    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
+) -> None:
+    ledger, dynamo, _ = ledger_and_dynamo
+    ledger.settled_statuses([KEY])  # an earlier batch read the key
+    dynamo.fail_reads = True
+    with pytest.raises(TransientError):
+        ledger.settled_statuses([KEY])
+    assert ledger.record(entry(Status.UNSUBSCRIBED))
+    assert dynamo.calls.count("update_item") == 1 and "batch_write_item" not in dynamo.calls
+
+
+def test_a_concurrent_duplicate_answered_not_subscribed_never_hides_the_unsubscribe(
+    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
+) -> None:
+    ledger, _, world = ledger_and_dynamo
+    ledger.settled_statuses([KEY])
+    assert ledger.record(entry(Status.UNSUBSCRIBED, http_status=200))
+    assert not ledger.record(entry(Status.NOT_SUBSCRIBED, http_status=404))
+    item = only_item(world)
+    assert (item["status"], item["http_status"]) == ("unsubscribed", "200")
 
 
 def test_two_steps_of_one_key_in_a_batch_add_up(

@@ -24,18 +24,17 @@ from optout_relay.wiring import build_relay, create_clients
 
 try:
     settings = Settings.from_env()
+    outcome_metrics = OutcomeMetrics()
+    relay = build_relay(settings, outcome_metrics)
+    # The handler never raises for records: even a batch where every record failed is
+    # answered with all of them as batch item failures, for SQS to redeliver.
+    processor = ConcurrentSqsProcessor(workers=settings.record_concurrency)
+    create_clients()
 except ConfigurationError as error:
     logger.error(str(error))
-    init_phase.finished()
     raise
-
-outcome_metrics = OutcomeMetrics()
-relay = build_relay(settings, outcome_metrics)
-# The handler never raises for records: even a batch where every record failed is
-# answered with all of them as batch item failures, for SQS to redeliver.
-processor = ConcurrentSqsProcessor(workers=settings.record_concurrency)
-create_clients()
-init_phase.finished()
+finally:
+    init_phase.finished()
 
 
 def inbound_message(record: SQSRecord) -> InboundMessage:

@@ -6,18 +6,20 @@ one Query. One item per (event, provider target), updated in place.
 
 Writes come in two kinds:
 
-- Settled outcomes (``unsubscribed``, ``not_subscribed``) of keys the batch read
-  consistently before its provider calls (``settled_statuses``) are whole items
-  written with BatchWriteItem, shared by the record workers through a group commit:
-  one round trip for many records. ``attempts`` and ``first_seen_at`` carry on from
-  what the read found. BatchWriteItem takes no condition, and needs none here: it
-  only ever writes a success, so no success is ever replaced by a failure.
-- Everything else (retrying, failed, rejected, and keys the batch did not read) is a
-  conditional UpdateItem that adds to ``attempts`` and never overwrites a success.
+- ``unsubscribed`` outcomes of keys the batch read consistently before its provider
+  calls (``settled_statuses``) are whole items written with BatchWriteItem, shared by
+  the record workers through a group commit: one round trip for many records.
+  ``attempts`` and ``first_seen_at`` carry on from what the read found.
+- Everything else (``not_subscribed``, retrying, failed, rejected, and keys the batch
+  did not read) is a conditional UpdateItem that adds to ``attempts`` and never
+  overwrites a success.
 
-The one thing the unconditional write gives up: if another delivery of the same
-event writes between this batch's read and its write (SQS delivers at least once),
-the item keeps this delivery's success and attempt count, not the sum of both.
+BatchWriteItem takes no condition, and needs none for what it writes: the provider
+really removed the number, and that outcome may replace any other. A concurrent
+duplicate delivery of the same event is answered ``not_subscribed`` by the provider,
+and its conditional write then leaves the ``unsubscribed`` in place, whichever lands
+first. What the unconditional write gives up: if another delivery writes between this
+batch's read and its write, the attempt count is this delivery's, not the sum of both.
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ class DynamoLedger:
         Also remembers what it read, for the settled outcomes of these keys to be written
         in batches (see the module's docstring). Each call starts afresh: one per batch.
         """
+        with self._read_lock:
+            self._known = {}  # until this read succeeds, nothing is known: writes are conditional
         found: dict[tuple[str, str], Status | None] = dict.fromkeys(keys)
         known: dict[tuple[str, str], _Known] = {}
         unique = list(found)
@@ -141,7 +145,7 @@ class DynamoLedger:
         moment = datetime.now(UTC)
         values = self._values(entry, moment)
         key = (entry.phone_number, entry.target)
-        if entry.status.value in _SETTLED:
+        if entry.status is Status.UNSUBSCRIBED:
             with self._read_lock:
                 before = self._known.get(key)
                 if before is not None:
@@ -192,8 +196,12 @@ class DynamoLedger:
 
     def _put_batch(self, items: Sequence[dict[str, Any]]) -> list[Exception | None]:
         """One BatchWriteItem per group of settled outcomes (at most 25, DynamoDB's limit)."""
-        # Two records of one event in a batch: the later write carries both steps' attempts.
-        latest = {_key_of(item): item for item in items}
+        # Two records of one event in a batch: the write that carries both steps' attempts.
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for item in items:
+            kept = latest.get(_key_of(item))
+            if kept is None or int(item["attempts"]["N"]) >= int(kept["attempts"]["N"]):
+                latest[_key_of(item)] = item
         pending: dict[str, Any] = {
             self.table_name: [{"PutRequest": {"Item": item}} for item in latest.values()]
         }

@@ -102,9 +102,10 @@ class DynamoRateBudget:
             values[":until"] = _number(view.penalty_until)
         else:
             penalty = "attribute_not_exists(penalty_until)"
-        return self._update(
+        claimed = self._update(
             provider, f"SET #s{claim.slot} = :deadline", f"{free} AND {penalty}", names, values
         )
+        return claimed is not None
 
     def _in_time(self, provider: str, claim: Claim) -> bool:
         """Whether the call can go by its slot's deadline. If the write came back too late,
@@ -114,13 +115,14 @@ class DynamoRateBudget:
             if now <= claim.deadline:
                 return True
             later = replace(claim, deadline=now + GRANT_LEAD)
-            if not self._update(
+            moved = self._update(
                 provider,
                 "SET #slot = :later",
                 "#slot = :deadline",
                 {"#slot": f"slot_{claim.slot}"},
                 {":later": _number(later.deadline), ":deadline": _number(claim.deadline)},
-            ):
+            )
+            if moved is None:
                 return False
             claim = later
         return False
@@ -136,7 +138,8 @@ class DynamoRateBudget:
                 {},
                 {":spacing": _number(full.spacing), ":opening": _number(full.opening)},
             )
-            return _view(self._items[provider]).next_turn - full.spacing if moved else None
+            # From the item this write returned: the shared copy may be newer already.
+            return _view(moved).next_turn - full.spacing if moved is not None else None
         moved = self._update(
             provider,
             "SET next_turn = :next",
@@ -144,13 +147,13 @@ class DynamoRateBudget:
             {},
             {":next": _number(full.opening + full.spacing), ":opening": _number(full.opening)},
         )
-        return full.opening if moved else None
+        return full.opening if moved is not None else None
 
     def _update(
         self, provider: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]
-    ) -> bool:
-        """One conditional write; ``False`` if the condition failed. Either way the item it
-        returns becomes this environment's copy."""
+    ) -> dict[str, Any] | None:
+        """One conditional write: the item after it, or ``None`` if the condition failed.
+        Either way the item it returns becomes this environment's copy."""
         operation = "DynamoDB UpdateItem (rate budget)"
         try:
             response = self.dynamodb.update_item(
@@ -167,14 +170,15 @@ class DynamoRateBudget:
             if error_code(error) == "ConditionalCheckFailedException":
                 current = error.response.get("Item")
                 self._items[provider] = current if isinstance(current, dict) else {}
-                return False
+                return None
             self._items.pop(provider, None)
             raise transient_from(operation, error) from None
         except BotoCoreError as error:
             self._items.pop(provider, None)
             raise transient_from(operation, error) from None
-        self._items[provider] = response["Attributes"]
-        return True
+        item: dict[str, Any] = response["Attributes"]
+        self._items[provider] = item
+        return item
 
 
 def _number(value: float) -> dict[str, str]:
