@@ -6,10 +6,10 @@ import json
 
 import pytest
 from optout_relay.domain.model import CallResult, InboundMessage, Status
-from optout_relay.errors import RecordDeferred, RecordNotProcessed, TransientError
+from optout_relay.errors import CredentialsRejected, RecordDeferred, RecordNotProcessed, TransientError
 
 from tests.fakes import ScriptedBudget
-from tests.unit.test_relay import EVENT, World
+from tests.unit.test_relay import EVENT, SECRET_ID, World
 
 
 def budgeted(*answers: object, waits: list[float]) -> tuple[World, ScriptedBudget]:
@@ -112,3 +112,23 @@ def test_credentials_are_ready_before_budget_is_taken() -> None:
     budget.take = recording_take  # type: ignore[method-assign]
     assert world.handle() is Status.UNSUBSCRIBED
     assert fetched_before_take == [1]
+
+
+def test_the_call_after_a_401_takes_budget_of_its_own_and_a_fresh_secret() -> None:
+    world, budget = budgeted(
+        CredentialsRejected("unauthorized", "401", http_status=401),
+        CallResult(Status.UNSUBSCRIBED, 200),
+        waits=[0.0, 0.0],
+    )
+    world.secrets.rotated[SECRET_ID] = {"api_key": "rotated-key"}
+    assert world.handle() is Status.UNSUBSCRIBED
+    assert budget.taken == ["trackly", "trackly"]
+    assert [refresh for _, refresh in world.secrets.fetches] == [False, True]
+    assert [call[2] for call in world.provider.calls][-1] == "rotated-key"
+
+
+def test_no_budget_for_the_call_after_a_401_defers_it_instead() -> None:
+    world, budget = budgeted(CredentialsRejected("unauthorized", "401", http_status=401), waits=[0.0, 2.5])
+    with pytest.raises(RecordDeferred):
+        world.handle()
+    assert len(world.provider.calls) == 1 and budget.taken == ["trackly", "trackly"]

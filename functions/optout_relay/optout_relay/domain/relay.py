@@ -3,7 +3,6 @@ dead-letter, and record every step in the ledger."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from optout_relay.domain.events import InvalidOptOut, parse_optout
 from optout_relay.domain.model import (
     CallResult,
+    Credentials,
     InboundMessage,
     LedgerEntry,
     OptOut,
@@ -100,14 +100,25 @@ class Relay:
         self, message: InboundMessage, optout: OptOut, remaining_seconds: Callable[[], float]
     ) -> Status:
         adapter = self.providers[optout.provider]
-        calls = 0
+        calls, refetch, refetched = 0, False, False
         while True:
-            wait = self._budget_wait(optout.provider, waited=_has_waited(message))
-            if wait > 0:
-                return self._defer(message, optout, wait, calls)
             try:
-                result, made = self._call_with_fresh_credentials(adapter, optout)
-                calls += made
+                # Credentials before the budget: nothing slow may sit between a grant and its
+                # call, or the call could land outside the window the grant accounts for.
+                credentials = self._credentials(adapter, refresh=refetch)
+                refetch = False
+                wait = self._budget_wait(optout.provider, waited=_has_waited(message))
+                if wait > 0:
+                    return self._defer(message, optout, wait, calls)
+                result = self._call(adapter, optout, credentials, refetched=refetched)
+                calls += 1
+            except CredentialsRejected:
+                # A rotated key: fetch the secret again and go round once more, taking
+                # budget for that call too.
+                calls += 1
+                logger.warning("Provider refused the credentials; fetching the secret again")
+                refetch = refetched = True
+                continue
             except PermanentError as error:
                 calls += 1
                 return self._reject(message, optout, error, calls=calls)
@@ -139,10 +150,6 @@ class Relay:
         limit = self.rate_limits.get(provider)
         if self.budget is None or limit is None:
             return 0.0
-        # Credentials first (a failure shows again at the call): nothing slow may sit
-        # between a grant and its call, or the call could land outside the grant's window.
-        with contextlib.suppress(TransientError):
-            self.secrets.get(self.secret_ids[provider])
         try:
             return self.budget.take(provider, limit, waited=waited)
         except TransientError as error:  # the budget store is down: wait rather than exceed the limit
@@ -175,33 +182,27 @@ class Relay:
         logger.info("No rate budget; deferred", extra={"delay": delay})
         raise RecordDeferred(f"no {optout.provider} rate budget for {delay} s")
 
-    def _call_with_fresh_credentials(
-        self, adapter: ProviderAdapter, optout: OptOut
-    ) -> tuple[CallResult, int]:
-        """One provider call; on a 401, fetch the secret again once and call once more."""
-        secret_id = self.secret_ids[adapter.name]
-        try:
-            return self._call(adapter, optout, refresh=False), 1
-        except CredentialsRejected:
-            logger.warning("Provider refused the credentials; fetching the secret again")
-        try:
-            return self._call(adapter, optout, refresh=True), 2
-        except CredentialsRejected as error:
-            raise TransientError(
-                "unauthorized",
-                f"{adapter.name} refused the credentials even after fetching {secret_id} again",
-                http_status=error.http_status,
-                retry_now=False,
-            ) from None
+    def _credentials(self, adapter: ProviderAdapter, *, refresh: bool) -> Credentials:
+        return adapter.credentials_from(self.secrets.get(self.secret_ids[adapter.name], refresh=refresh))
 
-    def _call(self, adapter: ProviderAdapter, optout: OptOut, *, refresh: bool) -> CallResult:
-        credentials = adapter.credentials_from(
-            self.secrets.get(self.secret_ids[adapter.name], refresh=refresh)
-        )
+    def _call(
+        self, adapter: ProviderAdapter, optout: OptOut, credentials: Credentials, *, refetched: bool
+    ) -> CallResult:
+        """One provider call. A 401 with a freshly fetched secret is transient, not retried now."""
         started = time.monotonic()
         with provider_subsegment(adapter.name):
             try:
                 return adapter.unsubscribe(optout.phone, optout.list_ref, credentials)
+            except CredentialsRejected as error:
+                if not refetched:
+                    raise
+                raise TransientError(
+                    "unauthorized",
+                    f"{adapter.name} refused the credentials even after fetching "
+                    f"{self.secret_ids[adapter.name]} again",
+                    http_status=error.http_status,
+                    retry_now=False,
+                ) from None
             finally:
                 self.metrics.latency(adapter.name, time.monotonic() - started)
 
