@@ -63,6 +63,7 @@ def test_all_missing_settings_are_named_in_one_error() -> None:
         ("TATANGO_BASE_URL", "http://app.tatango.com"),
         ("TRACKLY_BASE_URL", "ftp://127.0.0.1"),
         ("TRACKLY_BASE_URL", "https://user:pw@app.tracklysms.com"),
+        ("TRACKLY_MAX_RPS", "101"),  # beyond what one budget item can take
     ],
 )
 def test_malformed_setting_is_a_clear_error(name: str, value: str) -> None:

@@ -14,6 +14,10 @@ import phonenumbers
 from optout_relay.errors import ConfigurationError
 from optout_relay.providers.registry import PROVIDERS
 
+# The fleet budget is one DynamoDB item with a slot per call of the window, rewritten by
+# every call: above this, its writes would pass one partition's 1,000 WCU a second.
+MAX_BUDGETED_RPS = 100
+
 
 @dataclass(frozen=True)
 class ProviderSettings:
@@ -87,8 +91,11 @@ class Settings:
                 value = float(Fraction(raw))
             except (ValueError, ZeroDivisionError):
                 value = 0.0
-            if not 0 < value <= 100_000:
-                problems.append(f"{name} must be calls per second (e.g. 10, 0.5 or 1200/3600) or 'unlimited'")
+            if not 0 < value <= MAX_BUDGETED_RPS:
+                problems.append(
+                    f"{name} must be calls per second up to {MAX_BUDGETED_RPS} (e.g. 10, 0.5 or 1200/3600)"
+                    " or 'unlimited'"
+                )
                 return default
             return value
 
