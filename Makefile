@@ -11,7 +11,7 @@ FUNCTION_DIR := functions/optout_relay
 help:
 	@echo "make demo   - run the whole relay locally (moto server + provider simulators), print a summary"
 	@echo "make test   - lint, type-check, validate the template and run every test"
-	@echo "make build  - sam build (set RUNTIME=python3.11 to build with this machine's Python)"
+	@echo "make build  - sam build for python3.12 (RUNTIME=python3.11: a local check build, not for deploying)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -103,6 +103,12 @@ CASES = [
         "Default",
     ),
     Breakage(
+        "runtime-allows-python311",
+        (("AllowedValues: [python3.12, python3.13, python3.14]", "AllowedValues: [python3.11, python3.12]"),),
+        inv.check_runtime,
+        "python3.11",
+    ),
+    Breakage(
         "runtime-hard-coded",
         (("Runtime: !Ref Runtime", "Runtime: python3.12"),),
         inv.check_runtime,
