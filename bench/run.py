@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from optout_relay_dev import moto_server
 from optout_relay_dev.local_stack import LocalStack, create_local_stack
 
 TRACKLY_KEY = "bench-trackly-key"
@@ -29,23 +30,6 @@ PYTHON = sys.executable
 WORKER = Path(__file__).with_name("worker.py")
 COLD_RUNS = 9
 FUNCTION_PACKAGE = Path(__file__).parents[1] / "functions" / "optout_relay" / "optout_relay"
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server with atomic DynamoDB writes (``optout_relay_dev.moto_server``)."""
-    process = subprocess.Popen(
-        [PYTHON, "-m", "optout_relay_dev.moto_server", "127.0.0.1", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    try:
-        yield str(json.loads(process.stdout.readline())["endpoint"])
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @contextmanager
@@ -116,7 +100,7 @@ def main() -> int:
     numbers = phones(1_000)
     figures: dict[str, Any] = {}
     with (
-        moto_server() as endpoint,
+        moto_server.in_a_process() as endpoint,
         simulator(
             "trackly", {"api_keys": [TRACKLY_KEY], "lists": {TRACKLY_LIST: numbers}}, "--latency-ms", "50"
         ) as (trackly_slow, _),

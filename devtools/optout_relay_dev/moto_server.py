@@ -19,10 +19,12 @@ port).
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 DYNAMODB_TARGET_PREFIX = "DynamoDB_"
@@ -91,6 +93,23 @@ class AtomicMotoServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+
+@contextmanager
+def in_a_process(host: str = "127.0.0.1") -> Iterator[str]:
+    """The server in a process of its own, on a free port: yields its endpoint URL."""
+    process = subprocess.Popen(  # noqa: S603 - our own module, with this Python
+        [sys.executable, "-m", "optout_relay_dev.moto_server", host, "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        yield str(json.loads(process.stdout.readline())["endpoint"])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 from optout_relay.aws.rate_budget import DynamoRateBudget
 from optout_relay.domain.rate_window import GRANT_LEAD, window_for
+from optout_relay_dev import moto_server
 from optout_relay_dev.local_stack import create_local_stack
 
 SECRETS = {"trackly": {"api_key": "k"}, "tatango": {"email": "e", "api_key": "k"}}
@@ -179,18 +180,8 @@ print(json.dumps(grants))
 @pytest.fixture
 def serial_moto() -> Iterator[str]:
     """moto's server with atomic conditional writes, as DynamoDB has them."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "optout_relay_dev.moto_server"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert server.stdout is not None
-    try:
-        yield str(json.loads(server.stdout.readline())["endpoint"])
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with moto_server.in_a_process() as endpoint:
+        yield endpoint
 
 
 def test_several_processes_sharing_one_table_stay_inside_the_rate(serial_moto: str) -> None:
