@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from optout_relay.domain.model import CallResult, InboundMessage, Status
-from optout_relay.errors import CredentialsRejected, RecordDeferred, RecordNotProcessed, TransientError
+from optout_relay.domain.model import CallResult, Fate, InboundMessage, Status
+from optout_relay.errors import CredentialsRejected, TransientError
 
 from tests.fakes import ScriptedBudget
 from tests.unit.test_relay import EVENT, SECRET_ID, World
@@ -22,8 +21,7 @@ def budgeted(*answers: object, waits: list[float]) -> tuple[World, ScriptedBudge
 
 def test_no_budget_defers_without_a_call_or_an_error() -> None:
     world, _ = budgeted(waits=[2.3])
-    with pytest.raises(RecordDeferred):
-        world.handle()
+    assert world.handle().fate is Fate.DEFERRED
     assert world.provider.calls == [] and world.sleeps == []
     assert world.queue.deferred == [("msg-1", 3)]
     assert world.ledger.items == {}  # nothing happened yet, nothing to record
@@ -33,20 +31,22 @@ def test_no_budget_defers_without_a_call_or_an_error() -> None:
 
 def test_budget_granted_calls_the_provider() -> None:
     world, budget = budgeted(CallResult(Status.UNSUBSCRIBED, 200), waits=[0.0])
-    assert world.handle() is Status.UNSUBSCRIBED
+    assert world.handle().status is Status.UNSUBSCRIBED
     assert budget.taken == ["trackly"]
 
 
 def test_unlimited_provider_never_asks_for_budget() -> None:
     world, budget = budgeted(CallResult(Status.UNSUBSCRIBED, 200), waits=[5.0])
     world.relay.rate_limits = {"trackly": None}
-    assert world.handle() is Status.UNSUBSCRIBED
+    assert world.handle().status is Status.UNSUBSCRIBED
     assert budget.taken == []
 
 
 def test_deferral_near_the_receive_limit_re_enqueues_a_fresh_copy() -> None:
     world, _ = budgeted(waits=[4.0])
-    assert world.handle(receive_count=4) is Status.DEFERRED  # maxReceiveCount 5: one more would be the last
+    assert (
+        world.handle(receive_count=4).status is Status.DEFERRED
+    )  # maxReceiveCount 5: one more would be the last
     assert world.queue.requeued == [("msg-1", 4, "ev-1")]
     assert world.queue.deferred == []
 
@@ -64,39 +64,33 @@ def test_a_re_enqueued_copy_keeps_its_event_identity() -> None:
 def test_fifo_messages_are_only_deferred_never_re_enqueued() -> None:
     world, _ = budgeted(waits=[4.0])
     message = InboundMessage("m", json.dumps(EVENT), 4, "rh", "arn:aws:sqs:us-east-1:1:q.fifo", "group")
-    with pytest.raises(RecordDeferred):
-        world.relay.handle(message, lambda: 60.0)
+    assert world.relay.handle(message, lambda: 60.0).fate is Fate.DEFERRED
     assert world.queue.requeued == [] and world.queue.deferred == [("m", 4)]
 
 
 def test_a_429_shrinks_the_budget_for_a_while() -> None:
     limited = TransientError("rate_limited", "429", http_status=429, retry_after=120)
     world, budget = budgeted(limited, waits=[0.0])
-    with pytest.raises(RecordNotProcessed):
-        world.handle()
+    assert world.handle().fate is Fate.GIVE_BACK
     assert budget.shrunk == [("trackly", 0.5, 120)]
 
 
 def test_budget_spent_between_retries_defers_and_records_the_attempt() -> None:
     unavailable = TransientError("provider_unavailable", "503", http_status=503)
     world, _ = budgeted(unavailable, waits=[0.0, 1.5])
-    with pytest.raises(RecordDeferred):
-        world.handle()
+    assert world.handle().fate is Fate.DEFERRED
     item = world.ledger.only()
     assert (item["status"], item["attempts"]) == ("retrying", 1)
 
 
 def test_a_first_delivery_queues_for_budget_and_a_record_that_waited_does_not() -> None:
     world, budget = budgeted(waits=[2.0, 1.0, 1.0])
-    with pytest.raises(RecordDeferred):
-        world.handle(receive_count=1)
-    with pytest.raises(RecordDeferred):
-        world.handle(receive_count=2)
+    assert world.handle(receive_count=1).fate is Fate.DEFERRED
+    assert world.handle(receive_count=2).fate is Fate.DEFERRED
     copy = InboundMessage(
         "copy", json.dumps(EVENT), 1, "rh", "arn:aws:sqs:us-east-1:1:q", pinned_event_id="ev-1"
     )
-    with pytest.raises(RecordDeferred):
-        world.relay.handle(copy, lambda: 60.0)
+    assert world.relay.handle(copy, lambda: 60.0).fate is Fate.DEFERRED
     assert budget.waited == [False, True, True]
 
 
@@ -110,7 +104,7 @@ def test_credentials_are_ready_before_budget_is_taken() -> None:
         return take(provider, rate_per_second, waited=waited)
 
     budget.take = recording_take  # type: ignore[method-assign]
-    assert world.handle() is Status.UNSUBSCRIBED
+    assert world.handle().status is Status.UNSUBSCRIBED
     assert fetched_before_take == [1]
 
 
@@ -121,7 +115,7 @@ def test_the_call_after_a_401_takes_budget_of_its_own_and_a_fresh_secret() -> No
         waits=[0.0, 0.0],
     )
     world.secrets.rotated[SECRET_ID] = {"api_key": "rotated-key"}
-    assert world.handle() is Status.UNSUBSCRIBED
+    assert world.handle().status is Status.UNSUBSCRIBED
     assert budget.taken == ["trackly", "trackly"]
     assert [refresh for _, refresh in world.secrets.fetches] == [False, True]
     assert [call[2] for call in world.provider.calls][-1] == "rotated-key"
@@ -129,6 +123,5 @@ def test_the_call_after_a_401_takes_budget_of_its_own_and_a_fresh_secret() -> No
 
 def test_no_budget_for_the_call_after_a_401_defers_it_instead() -> None:
     world, budget = budgeted(CredentialsRejected("unauthorized", "401", http_status=401), waits=[0.0, 2.5])
-    with pytest.raises(RecordDeferred):
-        world.handle()
+    assert world.handle().fate is Fate.DEFERRED
     assert len(world.provider.calls) == 1 and budget.taken == ["trackly", "trackly"]

@@ -7,14 +7,12 @@ import json
 import random
 from typing import Any
 
-import pytest
-from optout_relay.domain.model import CallResult, InboundMessage, Status
+from optout_relay.domain.model import CallResult, Fate, InboundMessage, Status
 from optout_relay.domain.relay import Relay
 from optout_relay.domain.retry import RetryPolicy
 from optout_relay.errors import (
     CredentialsRejected,
     PermanentError,
-    RecordNotProcessed,
     TransientError,
 )
 from optout_relay.observability import OutcomeMetrics
@@ -56,7 +54,9 @@ class World:
             dead_letters=self.dlq,
             secrets=self.secrets,
             source_queue=self.queue,
-            retry_policy=RetryPolicy(max_attempts=max_attempts, max_delay=30, rng=random.Random(1)),
+            retry_policy=RetryPolicy(
+                call_timeout=0.0, max_attempts=max_attempts, max_delay=30, rng=random.Random(1)
+            ),
             metrics=self.metrics,
             max_receive_count=max_receive_count,
             sleep=self.sleeps.append,
@@ -79,7 +79,7 @@ def unavailable(retry_after: float | None = None) -> TransientError:
 
 def test_unsubscribed_is_recorded_with_every_field() -> None:
     world = World(CallResult(Status.UNSUBSCRIBED, 200))
-    assert world.handle() is Status.UNSUBSCRIBED
+    assert world.handle().status is Status.UNSUBSCRIBED
     item = world.ledger.items[KEY]
     assert item["status"] == "unsubscribed"
     assert item["attempts"] == 1 and item["http_status"] == 200
@@ -91,7 +91,7 @@ def test_unsubscribed_is_recorded_with_every_field() -> None:
 
 def test_not_subscribed_is_a_success() -> None:
     world = World(CallResult(Status.NOT_SUBSCRIBED, 200))
-    assert world.handle() is Status.NOT_SUBSCRIBED
+    assert world.handle().status is Status.NOT_SUBSCRIBED
     assert world.ledger.only()["status"] == "not_subscribed"
     assert world.count("NotSubscribed") == 1
 
@@ -99,7 +99,7 @@ def test_not_subscribed_is_a_success() -> None:
 def test_redelivery_of_a_settled_event_makes_no_second_call() -> None:
     world = World(CallResult(Status.UNSUBSCRIBED, 200))
     world.handle()
-    assert world.handle() is Status.UNSUBSCRIBED
+    assert world.handle().status is Status.UNSUBSCRIBED
     assert len(world.provider.calls) == 1
     assert world.ledger.only()["attempts"] == 1
     assert world.count("DuplicateSkipped") == 1
@@ -115,7 +115,7 @@ def test_a_new_event_for_the_same_number_is_a_new_opt_out() -> None:
 def test_invalid_input_is_dead_lettered_without_a_provider_call() -> None:
     world = World()
     body = "{definitely not json"
-    assert world.handle(body) is Status.REJECTED
+    assert world.handle(body).status is Status.REJECTED
     assert world.provider.calls == [] and world.ledger.items == {}
     assert world.dlq.sent == [
         {
@@ -130,7 +130,7 @@ def test_invalid_input_is_dead_lettered_without_a_provider_call() -> None:
 def test_invalid_event_with_valid_phone_and_provider_is_recorded_as_rejected() -> None:
     world = World()
     body = {k: v for k, v in EVENT.items() if k != "list_number"}
-    assert world.handle(body) is Status.REJECTED
+    assert world.handle(body).status is Status.REJECTED
     item = world.ledger.only()
     assert item["status"] == "rejected" and item["error_code"] == "schema_violation"
     assert "list_number" in item["error_message"] and item["attempts"] == 0
@@ -149,7 +149,7 @@ def test_invalid_phone_goes_to_the_dlq_only() -> None:
 
 def test_provider_permanent_error_is_rejected_and_dead_lettered_without_retry() -> None:
     world = World(PermanentError("provider_rejected", "trackly answered 400: invalid_phone", http_status=400))
-    assert world.handle() is Status.REJECTED
+    assert world.handle().status is Status.REJECTED
     item = world.ledger.only()
     assert (item["status"], item["http_status"], item["attempts"]) == ("rejected", 400, 1)
     assert world.dlq.sent[0]["error_code"] == "provider_rejected"
@@ -158,7 +158,7 @@ def test_provider_permanent_error_is_rejected_and_dead_lettered_without_retry() 
 
 def test_transient_error_is_retried_in_the_invocation_then_succeeds() -> None:
     world = World(unavailable(), unavailable(), CallResult(Status.UNSUBSCRIBED, 200))
-    assert world.handle() is Status.UNSUBSCRIBED
+    assert world.handle().status is Status.UNSUBSCRIBED
     assert len(world.provider.calls) == 3 and len(world.sleeps) == 2
     item = world.ledger.only()
     assert item["attempts"] == 3 and item["status"] == "unsubscribed" and item["error_code"] is None
@@ -166,8 +166,7 @@ def test_transient_error_is_retried_in_the_invocation_then_succeeds() -> None:
 
 def test_transient_errors_exhausted_give_the_record_back_to_sqs() -> None:
     world = World(unavailable(), unavailable(), unavailable())
-    with pytest.raises(RecordNotProcessed):
-        world.handle(receive_count=1)
+    assert world.handle(receive_count=1).fate is Fate.GIVE_BACK
     item = world.ledger.only()
     assert (item["status"], item["error_code"], item["http_status"], item["attempts"]) == (
         "retrying",
@@ -178,13 +177,15 @@ def test_transient_errors_exhausted_give_the_record_back_to_sqs() -> None:
     assert world.dlq.sent == [] and world.count("Retried") == 1
 
 
-def test_last_allowed_receive_marks_the_target_failed() -> None:
+def test_last_allowed_receive_marks_the_target_failed_and_dead_letters_it_with_the_reason() -> None:
     world = World(unavailable(), unavailable(), unavailable(), max_receive_count=5)
-    with pytest.raises(RecordNotProcessed):
-        world.handle(receive_count=5)
+    outcome = world.handle(receive_count=5)
+    assert (outcome.fate, outcome.status) == (Fate.DONE, Status.FAILED)
     assert world.ledger.only()["status"] == "failed"
     assert world.count("Failed") == 1
-    assert world.dlq.sent == []  # the redrive policy moves it, with the ledger explaining why
+    # Dead-lettered by the function, never by the redrive policy without a reason.
+    (letter,) = world.dlq.sent
+    assert letter["error_code"] == "provider_unavailable" and letter["event_id"] == "ev-1"
 
 
 def test_retry_after_within_the_cap_is_slept_on() -> None:
@@ -195,16 +196,14 @@ def test_retry_after_within_the_cap_is_slept_on() -> None:
 
 def test_retry_after_beyond_the_cap_defers_the_message_without_sleeping() -> None:
     world = World(TransientError("rate_limited", "429", http_status=429, retry_after=600))
-    with pytest.raises(RecordNotProcessed):
-        world.handle()
+    assert world.handle().fate is Fate.GIVE_BACK
     assert world.sleeps == [] and world.queue.deferred == [("msg-1", 600)]
     assert world.ledger.only()["status"] == "retrying"
 
 
 def test_no_sleep_past_the_remaining_invocation_time() -> None:
     world = World(unavailable(retry_after=20))
-    with pytest.raises(RecordNotProcessed):
-        world.handle(remaining=15)
+    assert world.handle(remaining=15).fate is Fate.GIVE_BACK
     assert world.sleeps == [] and len(world.provider.calls) == 1
 
 
@@ -214,7 +213,7 @@ def test_rotated_key_is_fetched_again_once_after_a_401() -> None:
         CallResult(Status.UNSUBSCRIBED, 200),
     )
     world.secrets.rotated[SECRET_ID] = {"api_key": "rotated-key"}
-    assert world.handle() is Status.UNSUBSCRIBED
+    assert world.handle().status is Status.UNSUBSCRIBED
     assert world.secrets.fetches == [(SECRET_ID, False), (SECRET_ID, True)]
     assert [call[2] for call in world.provider.calls] == [API_KEY, "rotated-key"]
     assert world.ledger.only()["attempts"] == 2
@@ -222,9 +221,8 @@ def test_rotated_key_is_fetched_again_once_after_a_401() -> None:
 
 def test_401_after_the_refetch_is_transient_and_not_hammered() -> None:
     world = World(*(CredentialsRejected("unauthorized", "401", http_status=401) for _ in range(5)))
-    with pytest.raises(RecordNotProcessed) as caught:
-        world.handle()
-    assert caught.value.cause.code == "unauthorized"
+    outcome = world.handle()
+    assert outcome.fate is Fate.GIVE_BACK and outcome.reason == "unauthorized"
     assert len(world.provider.calls) == 2 and world.secrets.fetches.count((SECRET_ID, True)) == 1
     item = world.ledger.only()
     assert (item["status"], item["http_status"]) == ("retrying", 401)
@@ -233,10 +231,9 @@ def test_401_after_the_refetch_is_transient_and_not_hammered() -> None:
 def test_malformed_secret_is_transient_and_never_echoed() -> None:
     world = World()
     world.secrets.values[SECRET_ID] = {"apikey": "sekret-value-123"}
-    with pytest.raises(RecordNotProcessed) as caught:
-        world.handle()
-    assert caught.value.cause.code == "secret_malformed"
-    assert "sekret-value-123" not in str(caught.value)
+    outcome = world.handle()
+    assert outcome.fate is Fate.GIVE_BACK and outcome.reason == "secret_malformed"
+    assert "sekret-value-123" not in str(outcome) + str(world.ledger.items)
     assert world.provider.calls == []
 
 

@@ -19,6 +19,7 @@ def error(retry_after: float | None = None, retry_now: bool = True) -> Transient
 
 
 def policy(**kwargs: float) -> RetryPolicy:
+    kwargs.setdefault("call_timeout", 0.0)
     return RetryPolicy(rng=random.Random(7), **kwargs)  # type: ignore[arg-type]
 
 

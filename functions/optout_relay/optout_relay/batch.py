@@ -14,10 +14,36 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
+from optout_relay.domain.model import Fate, RecordOutcome
 
 
 class GroupSkipped(Exception):
     """An earlier record of this FIFO message group failed; this one was not processed."""
+
+
+class RecordGivenBack(Exception):
+    """The relay gives the record back: a batch item failure, for SQS to deliver again."""
+
+
+class RecordDeferred(Exception):
+    """Postponed (no rate budget or no time to call): a batch item failure, not an error."""
+
+
+def settle_record(outcome: RecordOutcome) -> str:
+    """The relay's decision, in the terms of Powertools' batch processor: a failure is an exception."""
+    if outcome.fate is Fate.GIVE_BACK:
+        raise RecordGivenBack(outcome.reason or "given back")
+    if outcome.fate is Fate.DEFERRED:
+        raise RecordDeferred(outcome.reason or "deferred")
+    return outcome.status.value if outcome.status else "done"
+
+
+def every_record_failed(records: list[dict[str, Any]]) -> PartialItemFailureResponse:
+    """The answer when the batch itself could not be processed: every record comes back."""
+    ids = [record.get("messageId") for record in records if isinstance(record, dict)]
+    return {"batchItemFailures": [{"itemIdentifier": str(found)} for found in ids if found]}
 
 
 class ConcurrentSqsProcessor(BatchProcessor):

@@ -1,16 +1,22 @@
 """Typed errors that carry the decision "dead-letter now" versus "retry".
 
-Everything below the handler raises one of these; nothing inspects status codes
-outside the provider adapters. Messages never hold secrets or full phone numbers.
+Adapters and the data layer raise these; the relay turns them into one outcome per
+record. Nothing inspects status codes outside the provider adapters. Messages never
+hold secrets, and any number-like run of digits in them is masked when the error is
+made: they reach logs, the ledger and DLQ attributes, and often quote what a producer
+or a provider wrote.
 """
 
 from __future__ import annotations
+
+from optout_relay.masking import mask_numbers
 
 
 class RelayError(Exception):
     """Base class: a machine-readable ``code`` and a human-readable message."""
 
     def __init__(self, code: str, message: str, *, http_status: int | None = None) -> None:
+        message = mask_numbers(message)
         super().__init__(message)
         self.code = code
         self.message = message
@@ -46,21 +52,9 @@ class TransientError(RelayError):
         self.retry_now = retry_now
 
 
-class RecordNotProcessed(Exception):
-    """Raised to the batch processor: report this record as a batch item failure."""
-
-    def __init__(self, cause: TransientError) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
 class CredentialsRejected(RelayError):
     """The provider answered 401: fetch the secret again and retry once."""
 
 
 class ConfigurationError(Exception):
     """A missing or malformed setting, reported at start-up."""
-
-
-class RecordDeferred(Exception):
-    """No rate budget now: report the record as a batch item failure, not as an error."""

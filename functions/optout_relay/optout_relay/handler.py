@@ -1,4 +1,8 @@
-"""Lambda entry point: wires Powertools and hands each SQS record to the relay."""
+"""Lambda entry point: wires Powertools and hands each SQS record to the relay.
+
+The relay decides each record's fate and returns it; ``batch.settle_record`` turns it
+into what Powertools' batch processor expects. The handler never raises.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from __future__ import annotations
 from optout_relay import init_phase  # first: the collector rests until the init is over
 # isort: on
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,10 +19,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout_relay.aws.source_queue import PINNED_EVENT_ID
-from optout_relay.batch import ConcurrentSqsProcessor
+from optout_relay.aws.source_queue import CARRIED_CONFIRMATION, PINNED_EVENT_ID
+from optout_relay.batch import ConcurrentSqsProcessor, every_record_failed, settle_record
+from optout_relay.domain.batch import PreparedBatch
 from optout_relay.domain.model import InboundMessage
-from optout_relay.errors import ConfigurationError, RecordDeferred, RecordNotProcessed
+from optout_relay.errors import ConfigurationError
 from optout_relay.observability import OutcomeMetrics, logger, metrics, traced_handler
 from optout_relay.settings import Settings
 from optout_relay.wiring import build_relay, create_clients
@@ -40,39 +46,42 @@ finally:
 def inbound_message(record: SQSRecord) -> InboundMessage:
     return InboundMessage(
         message_id=record.message_id,
-        body=record.body,
-        receive_count=int(record.attributes.approximate_receive_count or 1),
+        body=record.body if isinstance(record.body, str) else "",
+        receive_count=_receive_count(record),
         receipt_handle=record.receipt_handle,
         event_source_arn=record.event_source_arn,
         message_group_id=record.attributes.message_group_id,
         pinned_event_id=_string_attribute(record, PINNED_EVENT_ID),
+        carried_confirmation=_string_attribute(record, CARRIED_CONFIRMATION),
     )
+
+
+def _receive_count(record: SQSRecord) -> int:
+    raw = record.attributes.approximate_receive_count
+    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() else 1
 
 
 def _string_attribute(record: SQSRecord, name: str) -> str | None:
     attribute = (record.raw_event.get("messageAttributes") or {}).get(name) or {}
-    value = attribute.get("stringValue")
+    value = attribute.get("stringValue") if isinstance(attribute, dict) else None
     return value if isinstance(value, str) else None
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
+def record_handler(
+    record: SQSRecord, lambda_context: LambdaContext | None = None, batch: PreparedBatch | None = None
+) -> str:
     # Records run on worker threads: their log keys are kept per thread.
     logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(correlation_id=record.message_id)
-    message = inbound_message(record)
 
     def remaining_seconds() -> float:
         return lambda_context.get_remaining_time_in_millis() / 1000 if lambda_context else 60.0
 
     try:
-        return relay.handle(message, remaining_seconds).value
-    except (RecordNotProcessed, RecordDeferred):
-        raise
-    except Exception:
-        logger.exception("Unexpected error; the record goes back to the queue")
-        raise
+        outcome = relay.handle(inbound_message(record), remaining_seconds, batch)
     finally:
         logger.thread_safe_clear_keys()
+    return settle_record(outcome)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -81,10 +90,17 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     records = event.get("Records") or []
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=len(records))
-    relay.prefetch([inbound_message(SQSRecord(record)) for record in records])
     try:
+        batch = relay.prepare([inbound_message(SQSRecord(record)) for record in records])
         return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+            event=event,
+            record_handler=functools.partial(record_handler, batch=batch),
+            processor=processor,
+            context=context,
         )
+    except Exception:  # never fail a batch: give every record back instead
+        logger.exception("Could not process the batch; every record goes back to the queue")
+        metrics.add_metric(name="BatchFailed", unit=MetricUnit.Count, value=1)
+        return every_record_failed(records)
     finally:
         outcome_metrics.flush()

@@ -37,6 +37,7 @@ def build_relay(settings: Settings, metrics: OutcomeMetrics) -> Relay:
         retry_policy=RetryPolicy(
             max_attempts=settings.max_attempts_per_invocation,
             max_delay=settings.retry_max_delay_seconds,
+            call_timeout=settings.provider_timeout_seconds,
         ),
         metrics=metrics,
         default_region=settings.default_phone_region,

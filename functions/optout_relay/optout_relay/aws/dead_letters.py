@@ -1,4 +1,8 @@
-"""Dead-letter routing: the original body goes to ``DEAD_LETTER_QUEUE_URL`` with the reason."""
+"""Dead-letter routing: the original body goes to ``DEAD_LETTER_QUEUE_URL`` with the reason.
+
+Attributes are made valid for SQS before sending (allowed characters, lengths, the size
+of the whole message), so what a producer wrote can never make the send fail.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,36 @@ from typing import Any
 from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import aws_call
 from optout_relay.domain.model import InboundMessage
+from optout_relay.sqs_text import sqs_safe, truncate_utf8, utf8_size
 
-_MAX_ATTRIBUTE_LENGTH = 1024
+# SQS counts the body and every attribute's name, type and value against one limit.
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_ATTRIBUTE_BYTES = 1024
+_STRING = "String"
+# Kept first when the body leaves little room: the reason matters most.
+_PRIORITY = ("error_code", "source_message_id", "source_receive_count", "error_message")
+
+
+def dead_letter_attributes(body: str, attributes: Mapping[str, str]) -> dict[str, str]:
+    """The attributes SQS will take beside ``body``: valid characters, each value at most
+    ``MAX_ATTRIBUTE_BYTES``, all of them within what the message size leaves."""
+    room = MAX_MESSAGE_BYTES - utf8_size(body)
+    ordered = sorted(attributes.items(), key=lambda item: _rank(item[0]))
+    kept: dict[str, str] = {}
+    for name, value in ordered:
+        if not value:
+            continue
+        overhead = utf8_size(name) + len(_STRING)
+        text = truncate_utf8(sqs_safe(value), min(MAX_ATTRIBUTE_BYTES, room - overhead))
+        if not text:
+            continue
+        kept[name] = text
+        room -= overhead + utf8_size(text)
+    return kept
+
+
+def _rank(name: str) -> int:
+    return _PRIORITY.index(name) if name in _PRIORITY else len(_PRIORITY)
 
 
 class SqsDeadLetters:
@@ -22,20 +54,23 @@ class SqsDeadLetters:
     def send(
         self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]
     ) -> None:
-        attributes = {
-            "error_code": error_code,
-            "error_message": error_message,
-            "source_message_id": message.message_id,
-            "source_receive_count": str(message.receive_count),
-            **extra,
-        }
+        # A body SQS delivered is valid; one built by hand (a test event) may not be.
+        body = sqs_safe(message.body) or "(empty body)"
+        attributes = dead_letter_attributes(
+            body,
+            {
+                "error_code": error_code,
+                "error_message": error_message,
+                "source_message_id": message.message_id,
+                "source_receive_count": str(message.receive_count),
+                **extra,
+            },
+        )
         request: dict[str, Any] = {
             "QueueUrl": self.queue_url,
-            "MessageBody": message.body,
+            "MessageBody": body,
             "MessageAttributes": {
-                name: {"DataType": "String", "StringValue": value[:_MAX_ATTRIBUTE_LENGTH]}
-                for name, value in attributes.items()
-                if value
+                name: {"DataType": _STRING, "StringValue": value} for name, value in attributes.items()
             },
         }
         if self.queue_url.endswith(".fifo"):

@@ -12,7 +12,9 @@ Writes come in two kinds:
   ``attempts`` and ``first_seen_at`` carry on from what the read found.
 - Everything else (``not_subscribed``, retrying, failed, rejected, and keys the batch
   did not read) is a conditional UpdateItem that adds to ``attempts`` and never
-  overwrites a success.
+  overwrites a success (``unsubscribed`` may replace ``not_subscribed``). Each write
+  carries its own id (``last_write``): when a write is retried after a timeout that had
+  in fact taken effect, the condition recognises it and attempts are not added twice.
 
 BatchWriteItem takes no condition, and needs none for what it writes: the provider
 really removed the number, and that outcome may replace any other. A concurrent
@@ -169,6 +171,7 @@ class DynamoLedger:
             "message_id": entry.message_id,
             "receive_count": entry.receive_count,
             "processed_at": iso_utc(moment),
+            "last_write": entry.write_id,
             "http_status": entry.http_status,
             "error_code": entry.error_code,
             "error_message": entry.error_message,
@@ -233,18 +236,22 @@ class DynamoLedger:
                 continue
             attribute_values[f":v{index}"] = _attribute(value)
             sets.append(f"#a{index} = :v{index}")
-        names["#first"] = "first_seen_at"
-        names["#attempts"] = "attempts"
-        names["#status"] = "status"
+        names.update({"#first": "first_seen_at", "#attempts": "attempts", "#status": "status"})
+        names["#last"] = "last_write"
         attribute_values.update(
             {
                 ":now": {"S": values["processed_at"]},
                 ":calls": {"N": str(entry.attempts_added)},
                 ":zero": {"N": "0"},
                 ":unsubscribed": {"S": _SETTLED[0]},
-                ":not_subscribed": {"S": _SETTLED[1]},
+                ":write": {"S": entry.write_id},
             }
         )
+        if entry.status is Status.UNSUBSCRIBED:
+            not_settled = "#status <> :unsubscribed"  # the provider's removal outranks "not subscribed"
+        else:
+            attribute_values[":not_subscribed"] = {"S": _SETTLED[1]}
+            not_settled = "NOT (#status IN (:unsubscribed, :not_subscribed))"
         sets.append("#first = if_not_exists(#first, :now)")
         sets.append("#attempts = if_not_exists(#attempts, :zero) + :calls")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
@@ -254,7 +261,8 @@ class DynamoLedger:
                 Key={PARTITION_KEY: {"S": entry.phone_number}, SORT_KEY: {"S": entry.target}},
                 UpdateExpression=expression,
                 ConditionExpression=(
-                    "attribute_not_exists(#pk) OR NOT (#status IN (:unsubscribed, :not_subscribed))"
+                    f"(attribute_not_exists(#pk) OR {not_settled})"
+                    " AND (attribute_not_exists(#last) OR #last <> :write)"
                 ),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attribute_values,

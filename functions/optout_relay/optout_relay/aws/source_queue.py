@@ -10,12 +10,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import aws_call
 from optout_relay.domain.model import InboundMessage
+from optout_relay.errors import TransientError
 from optout_relay.observability import logger
 
 MAX_VISIBILITY_TIMEOUT = 43_200  # SQS limit: 12 hours
 MAX_DELAY_SECONDS = 900  # SQS limit: 15 minutes
-# Message attribute that carries the event id on a copy the relay re-enqueued.
+# Message attributes of a copy the relay re-enqueued: the event's id, and the provider's
+# answer when the ledger could not take it (see ``domain.confirmation``).
 PINNED_EVENT_ID = "optout_event_id"
+CARRIED_CONFIRMATION = "optout_confirmation"
 
 
 class SqsSourceQueue:
@@ -33,24 +36,31 @@ class SqsSourceQueue:
                 ReceiptHandle=message.receipt_handle,
                 VisibilityTimeout=min(MAX_VISIBILITY_TIMEOUT, math.ceil(seconds)),
             )
-        except (ClientError, BotoCoreError, ValueError) as error:
+        except (ClientError, BotoCoreError, TransientError) as error:
             logger.warning("Could not defer the record", extra={"error": error.__class__.__name__})
 
-    def requeue(self, message: InboundMessage, delay_seconds: int, event_id: str) -> None:
+    def requeue(
+        self, message: InboundMessage, delay_seconds: int, event_id: str, *, confirmation: str | None = None
+    ) -> None:
         """Not best effort: if the copy cannot be sent, the original must stay on the queue."""
+        attributes = {PINNED_EVENT_ID: event_id}
+        if confirmation is not None:
+            attributes[CARRIED_CONFIRMATION] = confirmation
         with aws_call("SQS SendMessage (re-enqueue)"):
             self.sqs.send_message(
                 QueueUrl=self._url_for(message.event_source_arn),
                 MessageBody=message.body,
                 DelaySeconds=min(MAX_DELAY_SECONDS, delay_seconds),
-                MessageAttributes={PINNED_EVENT_ID: {"DataType": "String", "StringValue": event_id}},
+                MessageAttributes={
+                    name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+                },
             )
 
     def _url_for(self, queue_arn: str) -> str:
         if queue_arn not in self._urls:
             parts = queue_arn.split(":")
             if len(parts) != 6 or parts[2] != "sqs":
-                raise ValueError("not an SQS queue ARN")
+                raise TransientError("aws_error", "the record's event source is not an SQS queue ARN")
             self._urls[queue_arn] = self.sqs.get_queue_url(
                 QueueName=parts[5], QueueOwnerAWSAccountId=parts[4]
             )["QueueUrl"]

@@ -16,9 +16,14 @@ from optout_relay.domain.model import InboundMessage, ListRef, OptOut, PartialOp
 from optout_relay.domain.phone import InvalidPhone, normalise_phone
 from optout_relay.errors import InvalidEvent
 from optout_relay.providers.base import FieldProblem, ProviderAdapter
+from optout_relay.sqs_text import is_identifier_text
 
 MAX_EVENT_ID_LENGTH = 128
 MAX_SOURCE_LENGTH = 256
+# An opt-out is a few hundred bytes, a few more inside an SNS or EventBridge envelope.
+MAX_BODY_BYTES = 64 * 1024
+MAX_NESTING = 32
+PINNED_EVENT_ID_NAME = "message attribute optout_event_id"
 
 
 class InvalidOptOut(InvalidEvent):
@@ -31,6 +36,11 @@ class InvalidOptOut(InvalidEvent):
 
 def unwrap_envelope(body: str) -> dict[str, Any]:
     """Return the opt-out object from a raw, SNS-wrapped or EventBridge-wrapped body."""
+    size = len(body.encode("utf-8", "surrogatepass"))
+    if size > MAX_BODY_BYTES:
+        raise InvalidEvent(
+            "body_too_large", f"the message body is {size} bytes; an opt-out is at most {MAX_BODY_BYTES}"
+        )
     document = _loads(body, "message body")
     if isinstance(document, dict) and document.get("Type") == "Notification" and "Message" in document:
         message = document["Message"]
@@ -44,9 +54,30 @@ def unwrap_envelope(body: str) -> dict[str, Any]:
 
 def _loads(text: str, what: str) -> Any:
     try:
-        return json.loads(text)
+        document = json.loads(text)
+    except RecursionError:
+        document = None
     except (TypeError, ValueError) as error:
         raise InvalidEvent("invalid_json", f"{what} is not valid JSON ({error.__class__.__name__})") from None
+    else:
+        if _nesting(document) <= MAX_NESTING:
+            return document
+    raise InvalidEvent("body_too_deep", f"{what} is nested more than {MAX_NESTING} levels deep")
+
+
+def _nesting(document: Any) -> int:
+    """How deep arrays and objects nest, measured without recursion."""
+    deepest, pending = 0, [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def parse_optout(
@@ -57,7 +88,10 @@ def parse_optout(
     document = unwrap_envelope(message.body)
     problems: list[tuple[str, str]] = []
 
-    event_id = _event_id(document.get("event_id"), message.pinned_event_id or message.message_id, problems)
+    default_id = message.message_id
+    if message.pinned_event_id is not None:
+        default_id = _event_id(message.pinned_event_id, default_id, problems, PINNED_EVENT_ID_NAME)
+    event_id = _event_id(document.get("event_id"), default_id, problems)
 
     provider_name = document.get("provider")
     adapter = providers.get(provider_name) if isinstance(provider_name, str) else None
@@ -121,18 +155,33 @@ def parse_optout(
     )
 
 
-def _event_id(value: object, default: str, problems: list[tuple[str, str]]) -> str:
+def _event_id(value: object, default: str, problems: list[tuple[str, str]], name: str = "event_id") -> str:
     if value is None:
         return default
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_EVENT_ID_LENGTH:
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > MAX_EVENT_ID_LENGTH
+        or not is_identifier_text(value)
+    ):
         problems.append(
             (
                 "schema_violation",
-                f"event_id must be a non-empty string of at most {MAX_EVENT_ID_LENGTH} characters",
+                f"{name} must be a non-empty string of at most {MAX_EVENT_ID_LENGTH} characters, "
+                "without control characters",
             )
         )
         return default
     return value
+
+
+def _storable(text: str) -> bool:
+    """Whether DynamoDB can store it: JSON's \\ud800 escapes give lone surrogates, which it cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _occurred_at(value: object, problems: list[tuple[str, str]]) -> str | None:
@@ -146,7 +195,13 @@ def _occurred_at(value: object, problems: list[tuple[str, str]]) -> str | None:
         else:
             if moment.tzinfo is None:  # no offset given: read it as UTC
                 moment = moment.replace(tzinfo=UTC)
-            return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            try:
+                return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            except OverflowError:
+                problems.append(
+                    ("date_out_of_range", "occurred_at is a date-time that cannot be expressed in UTC")
+                )
+                return None
     problems.append(("schema_violation", "occurred_at must be an ISO-8601 date-time"))
     return None
 
@@ -154,7 +209,7 @@ def _occurred_at(value: object, problems: list[tuple[str, str]]) -> str | None:
 def _source(value: object, problems: list[tuple[str, str]]) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > MAX_SOURCE_LENGTH:
+    if not isinstance(value, str) or len(value) > MAX_SOURCE_LENGTH or not _storable(value):
         problems.append(
             (
                 "schema_violation",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from optout_relay.masking import mask_phone
 
 
 class Status(StrEnum):
@@ -37,11 +40,6 @@ class Phone:
 
     def __repr__(self) -> str:
         return f"Phone({self.masked})"
-
-
-def mask_phone(number: str) -> str:
-    digits = [c for c in number if c.isdigit()]
-    return "***" + "".join(digits[-4:]) if len(digits) > 4 else "***"
 
 
 @dataclass(frozen=True)
@@ -100,6 +98,9 @@ class InboundMessage:
     message_group_id: str | None = None
     # Set on a message the relay re-enqueued itself, so the copy keeps its event's identity.
     pinned_event_id: str | None = None
+    # Set on a copy re-enqueued after the provider answered but the ledger could not be
+    # written: the provider's answer, for the next delivery to record without calling again.
+    carried_confirmation: str | None = None
 
     @property
     def is_fifo(self) -> bool:
@@ -118,6 +119,35 @@ class Credentials:
 class CallResult:
     status: Status
     http_status: int
+
+
+class Fate(StrEnum):
+    """What becomes of an SQS record once the relay has handled it."""
+
+    DONE = "done"  # settled, dead-lettered, or carried on by a fresh copy: delete it
+    GIVE_BACK = "give_back"  # a batch item failure: SQS delivers it again
+    DEFERRED = "deferred"  # no rate budget (or time) now: back later, not an error
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """The one decision about a record, returned (never raised) by the relay."""
+
+    fate: Fate
+    status: Status | None = None
+    reason: str | None = None  # the error code behind a GIVE_BACK or DEFERRED
+
+    @classmethod
+    def done(cls, status: Status | None) -> RecordOutcome:
+        return cls(Fate.DONE, status)
+
+    @classmethod
+    def give_back(cls, reason: str, status: Status | None = None) -> RecordOutcome:
+        return cls(Fate.GIVE_BACK, status, reason)
+
+    @classmethod
+    def deferred(cls, reason: str) -> RecordOutcome:
+        return cls(Fate.DEFERRED, Status.DEFERRED, reason)
 
 
 @dataclass(frozen=True)
@@ -139,3 +169,6 @@ class LedgerEntry:
     error_message: str | None = None
     occurred_at: str | None = None
     source: str | None = None
+    # One write's identity: a retry of the same write (after a timeout that may have taken
+    # effect) is recognised by the ledger and not counted twice.
+    write_id: str = field(default_factory=lambda: uuid.uuid4().hex)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from optout_relay.domain.model import Phone
 
 _MAX_INPUT_LENGTH = 40
+_WRITTEN_WITH_DIGITS = re.compile(r"[0-9+\-()./ \t]+")
 
 
 class InvalidPhone(ValueError):
@@ -19,6 +22,10 @@ def normalise_phone(raw: object, default_region: str, field_name: str = "phone_n
         raise InvalidPhone(f"{field_name} must be a non-empty string")
     if len(raw) > _MAX_INPUT_LENGTH:
         raise InvalidPhone(f"{field_name} is longer than {_MAX_INPUT_LENGTH} characters")
+    if not _WRITTEN_WITH_DIGITS.fullmatch(raw):
+        # phonenumbers would read letters as a vanity number (415-CALL-NOW) or an extension
+        # ("x12"): in an opt-out they are far likelier a mixed-up field than a real number.
+        raise InvalidPhone(f"{field_name} must be written with digits, spaces and + - ( ) . / only")
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException:

@@ -17,7 +17,9 @@ class Ledger(Protocol):
         """``settled_status`` for many (phone_number, target) keys at once."""
 
     def record(self, entry: LedgerEntry) -> bool:
-        """Write one step; never overwrite a success. ``False`` if a success was already there."""
+        """Write one step; never overwrite a success (``unsubscribed`` may replace
+        ``not_subscribed``: the provider's removal is the stronger fact). ``False`` if the
+        write was not needed: a success already there, or this very write already applied."""
 
 
 class DeadLetters(Protocol):
@@ -36,8 +38,11 @@ class SourceQueue(Protocol):
     def defer(self, message: InboundMessage, seconds: float) -> None:
         """Keep the message invisible for ``seconds`` before SQS redelivers it."""
 
-    def requeue(self, message: InboundMessage, delay_seconds: int, event_id: str) -> None:
-        """Send a fresh copy (receive count 0) delivered after ``delay_seconds``."""
+    def requeue(
+        self, message: InboundMessage, delay_seconds: int, event_id: str, *, confirmation: str | None = None
+    ) -> None:
+        """Send a fresh copy (receive count 0) delivered after ``delay_seconds``, keeping the
+        event's id and, when given, the provider's answer it carries (``Confirmation``)."""
 
 
 class RateBudget(Protocol):

@@ -21,12 +21,18 @@ class RetryDecision:
 class RetryPolicy:
     """Exponential backoff with full jitter, honouring Retry-After, bounded by the invocation."""
 
+    # A provider call may take this long (PROVIDER_TIMEOUT_SECONDS): no call starts unless
+    # it can finish, with its ledger write, before the invocation's deadline. No default:
+    # a policy built without it would start calls that cannot finish.
+    call_timeout: float
     max_attempts: int = 3
     max_delay: float = 30.0
     base_delay: float = 0.5
-    # The next call may take this long (PROVIDER_TIMEOUT_SECONDS): it must fit too.
-    call_timeout: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
+
+    def call_fits(self, remaining_seconds: float, after: float = 0.0) -> bool:
+        """Whether a call started ``after`` seconds from now ends before the safety margin."""
+        return after + self.call_timeout <= remaining_seconds - SAFETY_MARGIN_SECONDS
 
     def decide(self, attempt: int, error: TransientError, remaining_seconds: float) -> RetryDecision:
         """``attempt`` is the number of calls made so far for this record in this invocation."""
@@ -38,6 +44,6 @@ class RetryPolicy:
             delay = error.retry_after
         else:
             delay = self.rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
-        if delay + self.call_timeout > remaining_seconds - SAFETY_MARGIN_SECONDS:
+        if not self.call_fits(remaining_seconds, after=delay):
             return RetryDecision(delay=None)
         return RetryDecision(delay=delay)

@@ -7,7 +7,6 @@ urllib3's own messages repeat the URL, and a Tatango URL holds the phone number.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,12 +16,10 @@ from typing import Any
 import urllib3
 from urllib3.exceptions import HTTPError, SSLError, TimeoutError
 
-from optout_relay.domain.model import mask_phone
 from optout_relay.errors import TransientError
+from optout_relay.masking import mask_numbers
 
 _MAX_ERROR_TEXT = 200
-# Seven digits or more, possibly with separators: a phone number a provider echoed back.
-_NUMBER_LIKE = re.compile(r"\+?\(?\d(?:[\s().-]*\d){6,}")
 
 
 @dataclass(frozen=True)
@@ -46,8 +43,7 @@ class HttpResponse:
             parts = [str(document[key]) for key in ("error", "code", "message") if document.get(key)]
             if parts:
                 # The text reaches logs: a number in it is masked like every number there.
-                text = _NUMBER_LIKE.sub(lambda found: mask_phone(found.group()), " / ".join(parts))
-                return text[:_MAX_ERROR_TEXT]
+                return mask_numbers(" / ".join(parts))[:_MAX_ERROR_TEXT]
         if self.body:
             kind = self.headers.get("content-type", "unknown type").split(";")[0]
             return f"non-JSON body ({kind}, {len(self.body)} bytes)"
