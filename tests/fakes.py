@@ -21,26 +21,42 @@ from optout_relay.providers.http import HttpClient
 
 
 class InMemoryLedger:
-    """Same rule as the DynamoDB ledger: a success is never overwritten."""
+    """Same rules as the DynamoDB ledger: a success is never overwritten (``unsubscribed``
+    may replace ``not_subscribed``), and a write applied once is not applied again.
+    ``failures`` and ``read_failures``: errors the next writes (reads) raise, one each."""
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self.batch_reads = 0
+        self.failures: list[Exception] = []
+        self.read_failures: list[Exception] = []
+        self.applied: set[str] = set()
 
     def settled_status(self, phone_number: str, target: str) -> Status | None:
+        if self.read_failures:
+            raise self.read_failures.pop(0)
         item = self.items.get((phone_number, target))
         status = Status(item["status"]) if item else None
         return status if status and status.is_settled_success else None
 
     def settled_statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
         self.batch_reads += 1
+        if self.read_failures:
+            raise self.read_failures.pop(0)
         return {key: self.settled_status(*key) for key in keys}
 
     def record(self, entry: LedgerEntry) -> bool:
+        if self.failures:
+            raise self.failures.pop(0)
         key = (entry.phone_number, entry.target)
         item = self.items.get(key)
-        if item and Status(item["status"]).is_settled_success:
+        if entry.write_id in self.applied:
             return False
+        if item and Status(item["status"]).is_settled_success:
+            upgrade = entry.status is Status.UNSUBSCRIBED and item["status"] != Status.UNSUBSCRIBED
+            if not upgrade:
+                return False
+        self.applied.add(entry.write_id)
         item = item or {"attempts": 0}
         item.update(
             phone_number=entry.phone_number,
@@ -69,10 +85,13 @@ class InMemoryLedger:
 @dataclass
 class RecordingDeadLetters:
     sent: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
 
     def send(
         self, message: InboundMessage, error_code: str, error_message: str, extra: Mapping[str, str]
     ) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
         self.sent.append(
             {
                 "body": message.body,
@@ -100,12 +119,19 @@ class FakeSecrets:
 class RecordingSourceQueue:
     deferred: list[tuple[str, float]] = field(default_factory=list)
     requeued: list[tuple[str, int, str]] = field(default_factory=list)
+    carried: list[str | None] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
 
     def defer(self, message: InboundMessage, seconds: float) -> None:
         self.deferred.append((message.message_id, seconds))
 
-    def requeue(self, message: InboundMessage, delay_seconds: int, event_id: str) -> None:
+    def requeue(
+        self, message: InboundMessage, delay_seconds: int, event_id: str, *, confirmation: str | None = None
+    ) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
         self.requeued.append((message.message_id, delay_seconds, event_id))
+        self.carried.append(confirmation)
 
 
 @dataclass

@@ -78,7 +78,7 @@ def test_mixed_batch_every_outcome_recorded_or_dead_lettered(world: RelayWorld) 
     assert len(world.trackly.calls) == 1 and len(world.tatango.calls) == 3
 
 
-def test_failing_message_ends_in_the_dlq_through_the_redrive_policy(world: RelayWorld) -> None:
+def test_failing_message_is_dead_lettered_with_its_reason_on_the_last_receive(world: RelayWorld) -> None:
     world.trackly.faults.set_rates(FaultRates(server_error=1.0))
     world.publish(trackly_event(event_id="e-down"))
     batches = world.mapping().drain(max_batches=50)
@@ -89,6 +89,8 @@ def test_failing_message_ends_in_the_dlq_through_the_redrive_policy(world: Relay
     assert int(item["attempts"]) == 3 * world.stack.max_receive_count
     (letter,) = world.dead_letters()
     assert json.loads(letter["body"])["event_id"] == "e-down"
+    # By the function, with the reason, not by the redrive policy without one.
+    assert letter["error_code"] == "provider_unavailable" and letter["source_receive_count"] == "5"
 
 
 def test_transient_fault_is_retried_within_the_invocation(world: RelayWorld) -> None:

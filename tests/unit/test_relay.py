@@ -7,7 +7,7 @@ import json
 import random
 from typing import Any
 
-from optout_relay.domain.model import CallResult, Fate, InboundMessage, Status
+from optout_relay.domain.model import CallResult, Fate, InboundMessage, RecordOutcome, Status
 from optout_relay.domain.relay import Relay
 from optout_relay.domain.retry import RetryPolicy
 from optout_relay.errors import (
@@ -62,10 +62,12 @@ class World:
             sleep=self.sleeps.append,
         )
 
-    def handle(self, body: Any = EVENT, receive_count: int = 1, remaining: float = 60.0) -> Status:
+    def handle(
+        self, body: Any = EVENT, receive_count: int = 1, remaining: float = 60.0, **message: Any
+    ) -> RecordOutcome:
         text = body if isinstance(body, str) else json.dumps(body)
-        message = InboundMessage("msg-1", text, receive_count, "rh-1", "arn:aws:sqs:us-east-1:1:q")
-        return self.relay.handle(message, lambda: remaining)
+        inbound = InboundMessage("msg-1", text, receive_count, "rh-1", "arn:aws:sqs:us-east-1:1:q", **message)
+        return self.relay.handle(inbound, lambda: remaining)
 
     def count(self, name: str, provider: str = "trackly") -> float:
         return self.metrics.counts.get((provider, name), 0)

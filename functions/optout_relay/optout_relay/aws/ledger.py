@@ -79,6 +79,8 @@ class DynamoLedger:
         self.retention_days = retention_days
         self._dynamodb = dynamodb
         self._known: dict[tuple[str, str], _Known] = {}
+        # A write retried (same write id) carries the history it was first given, once.
+        self._counted: dict[str, _Known] = {}
         self._read_lock = threading.Lock()
         self._batched = GroupCommit(self._put_batch, max_group=_BATCH_WRITE_LIMIT)
 
@@ -103,6 +105,7 @@ class DynamoLedger:
         """
         with self._read_lock:
             self._known = {}  # until this read succeeds, nothing is known: writes are conditional
+            self._counted = {}
         found: dict[tuple[str, str], Status | None] = dict.fromkeys(keys)
         known: dict[tuple[str, str], _Known] = {}
         unique = list(found)
@@ -150,8 +153,11 @@ class DynamoLedger:
         if entry.status is Status.UNSUBSCRIBED:
             with self._read_lock:
                 before = self._known.get(key)
-                if before is not None:
+                if before is not None and entry.write_id in self._counted:
+                    before = self._counted[entry.write_id]
+                elif before is not None:
                     before = self._known[key] = before.after(entry.attempts_added, values["processed_at"])
+                    self._counted[entry.write_id] = before
             if before is not None:
                 self._batched.submit(self._item(entry, values, before))
                 return True

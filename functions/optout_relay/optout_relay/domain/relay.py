@@ -55,7 +55,8 @@ RATE_LIMITED_SECONDS = 60.0
 # A provider's answer is written with a few quick retries before it travels with a copy.
 SETTLE_WRITE_TRIES = 3
 SETTLE_WRITE_BACKOFF_SECONDS = 0.2
-CARRY_DELAY_SECONDS = 5
+CARRY_DELAY_SECONDS = 2
+MAX_UNWRITTEN = 10_000
 
 
 @dataclass
@@ -73,6 +74,9 @@ class Relay:
     sleep: Callable[[float], None] = time.sleep
     budget: RateBudget | None = None
     rate_limits: Mapping[str, float | None] = field(default_factory=dict)
+    # Provider answers that could be neither written nor carried by a copy (DynamoDB and
+    # SQS both failing): kept for a redelivery this execution environment handles.
+    _unwritten: dict[tuple[str, str], Confirmation] = field(default_factory=dict, init=False, repr=False)
 
     def prepare(self, messages: list[InboundMessage]) -> PreparedBatch:
         """Parses a batch once and reads its ledger state in as few round trips as the ledger
@@ -123,7 +127,8 @@ class Relay:
         logger.thread_safe_append_keys(
             event_id=mask_numbers(optout.event_id), provider=optout.provider, phone=optout.phone.masked
         )
-        carried = Confirmation.read(message.carried_confirmation, optout.target)
+        key = (optout.phone.e164, optout.target)
+        carried = Confirmation.read(message.carried_confirmation, optout.target) or self._unwritten.get(key)
         if carried is not None:
             logger.info("Recording the provider's answer carried by this copy; no provider call")
             return self._settle(message, optout, carried.result, carried.calls, remaining_seconds)
@@ -212,6 +217,7 @@ class Relay:
                 if attempt + 1 == SETTLE_WRITE_TRIES or delay > remaining_seconds() - 1:
                     return self._carry(message, optout, result, calls, error)
                 self.sleep(delay)
+        self._unwritten.pop((optout.phone.e164, optout.target), None)
         logger.info(
             "Opt-out relayed", extra={"status": result.status.value, "http_status": result.http_status}
         )
@@ -228,9 +234,11 @@ class Relay:
                 message, CARRY_DELAY_SECONDS, optout.event_id, confirmation=confirmation.attribute()
             )
         except TransientError as failure:
+            if len(self._unwritten) < MAX_UNWRITTEN:
+                self._unwritten[(optout.phone.e164, optout.target)] = confirmation
             logger.error(
-                "The provider's answer could neither be written nor carried: SQS will deliver the "
-                "record again and the provider will be asked again",
+                "The provider's answer could neither be written nor carried: kept in memory for "
+                "the record's redelivery",
                 extra={**details, "error_code": error.code, "requeue_error_code": failure.code},
             )
             return RecordOutcome.give_back(error.code)
