@@ -9,7 +9,7 @@ import phonenumbers
 from optout_relay.domain.model import Phone
 
 _MAX_INPUT_LENGTH = 40
-_WRITTEN_WITH_DIGITS = re.compile(r"[0-9+\-()./ \t]+")
+_WRITTEN_WITH_DIGITS = re.compile(r"[0-9+\-()./\s]+")
 
 
 class InvalidPhone(ValueError):
