@@ -39,6 +39,7 @@ from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import aws_call, error_code, transient_from
 from optout_relay.aws.group_commit import GroupCommit
 from optout_relay.domain.model import LedgerEntry, Status
+from optout_relay.domain.timestamps import iso_utc
 from optout_relay.errors import TransientError
 
 PARTITION_KEY = "phone_number"
@@ -65,10 +66,6 @@ class _Known:
 
     def after(self, calls: int, now: str) -> _Known:
         return _Known(self.attempts + calls, self.first_seen_at or now)
-
-
-def iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class DynamoLedger:
