@@ -13,6 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from optout_relay.aws.clients import client
+from optout_relay.aws.ledger_items import merge_items
 from optout_relay.batch import ConcurrentSqsProcessor
 from optout_relay.settings import Settings
 from optout_relay.wiring import build_relay
@@ -60,7 +61,8 @@ class RelayWorld:
     def mapping(self, **options: Any) -> EventSourceMapping:
         return EventSourceMapping(self.sqs, self.stack.queue_url, handler_module.lambda_handler, **options)
 
-    def ledger(self, phone: str) -> list[dict[str, Any]]:
+    def ledger_items(self, phone: str) -> list[dict[str, Any]]:
+        """The raw items of one phone number, each attribute as its string form."""
         items = self.dynamodb.query(
             TableName=self.stack.table_name,
             KeyConditionExpression="phone_number = :p",
@@ -68,6 +70,11 @@ class RelayWorld:
             ConsistentRead=True,
         )["Items"]
         return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+
+    def ledger(self, phone: str) -> list[dict[str, Any]]:
+        """One row per target, as operators see it (``ledger_items.merge_items``)."""
+        rows = merge_items(self.ledger_items(phone))
+        return [{**row, "attempts": str(row["attempts"])} for row in rows]
 
     def dead_letters(self) -> list[dict[str, Any]]:
         messages = self.sqs.receive_message(

@@ -3,6 +3,7 @@ and nothing ever replaces a success with a failure."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -88,49 +89,6 @@ def test_a_batched_success_carries_on_the_attempts_and_first_seen_of_earlier_fai
     assert "error_code" not in item and item["list_number"] == "+18005551234"
 
 
-def test_a_failure_after_a_batched_success_never_replaces_it(
-    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
-) -> None:
-    ledger, _, world = ledger_and_dynamo
-    ledger.settled_statuses([KEY])
-    assert ledger.record(entry(Status.UNSUBSCRIBED))
-    assert not ledger.record(entry(Status.RETRYING, error_code="provider_unavailable"))
-    assert only_item(world)["status"] == "unsubscribed"
-
-
-def test_a_key_the_batch_did_not_read_is_written_with_the_conditional_update(
-    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
-) -> None:
-    ledger, dynamo, world = ledger_and_dynamo
-    ledger.settled_statuses([(PHONE, "trackly#-#another-event")])
-    assert ledger.record(entry(Status.UNSUBSCRIBED))
-    assert dynamo.calls.count("update_item") == 1 and "batch_write_item" not in dynamo.calls
-    assert only_item(world)["status"] == "unsubscribed"
-
-
-def test_after_a_failed_batch_read_nothing_from_an_earlier_batch_is_trusted(
-    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
-) -> None:
-    ledger, dynamo, _ = ledger_and_dynamo
-    ledger.settled_statuses([KEY])  # an earlier batch read the key
-    dynamo.fail_reads = True
-    with pytest.raises(TransientError):
-        ledger.settled_statuses([KEY])
-    assert ledger.record(entry(Status.UNSUBSCRIBED))
-    assert dynamo.calls.count("update_item") == 1 and "batch_write_item" not in dynamo.calls
-
-
-def test_a_concurrent_duplicate_answered_not_subscribed_never_hides_the_unsubscribe(
-    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
-) -> None:
-    ledger, _, world = ledger_and_dynamo
-    ledger.settled_statuses([KEY])
-    assert ledger.record(entry(Status.UNSUBSCRIBED, http_status=200))
-    assert not ledger.record(entry(Status.NOT_SUBSCRIBED, http_status=404))
-    item = only_item(world)
-    assert (item["status"], item["http_status"]) == ("unsubscribed", "200")
-
-
 def test_two_steps_of_one_key_in_a_batch_add_up(
     ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
 ) -> None:
@@ -158,3 +116,60 @@ def test_an_item_still_unprocessed_after_the_retries_fails_its_record(world: Rel
         ledger.record(entry(Status.UNSUBSCRIBED))
     assert raised.value.code == "aws_throttled"
     assert world.ledger(PHONE) == []
+
+
+def test_a_failure_after_a_success_never_replaces_it(
+    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
+) -> None:
+    ledger, _, world = ledger_and_dynamo
+    assert ledger.record(entry(Status.UNSUBSCRIBED))
+    ledger.record(entry(Status.RETRYING, error_code="provider_unavailable"))
+    assert ledger.record(entry(Status.FAILED, error_code="provider_unavailable"))
+    assert only_item(world)["status"] == "unsubscribed"
+    assert ledger.settled_statuses([KEY]) == {KEY: Status.UNSUBSCRIBED}
+
+
+def test_every_final_outcome_is_a_batched_put_and_a_retrying_step_an_update(
+    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
+) -> None:
+    ledger, dynamo, world = ledger_and_dynamo
+    for status in (Status.NOT_SUBSCRIBED, Status.REJECTED, Status.FAILED, Status.UNSUBSCRIBED):
+        assert ledger.record(entry(status))
+    assert dynamo.calls.count("batch_write_item") == 4 and "update_item" not in dynamo.calls
+    assert ledger.record(entry(Status.RETRYING))
+    assert dynamo.calls.count("update_item") == 1
+    assert {item["target"] for item in world.ledger_items(PHONE)} == {
+        TARGET,
+        TARGET + "#unsubscribed",
+        TARGET + "#not_subscribed",
+        TARGET + "#final",
+    }
+    # rejected and failed share the final item: the later one stands, with its own calls.
+    assert (only_item(world)["status"], only_item(world)["attempts"]) == ("unsubscribed", "4")
+
+
+def test_a_failing_batch_read_is_a_transient_error(
+    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
+) -> None:
+    ledger, dynamo, _ = ledger_and_dynamo
+    dynamo.fail_reads = True
+    with pytest.raises(TransientError):
+        ledger.settled_statuses([KEY])
+
+
+@pytest.mark.parametrize("last", ["unsubscribed", "not_subscribed"])
+def test_two_concurrent_deliveries_end_with_the_unsubscribe_whichever_writes_last(
+    ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld], last: str
+) -> None:
+    """One delivery's provider call removed the number; a concurrent duplicate's call was
+    answered "not subscribed". Both read the target unsettled, both write, in either order."""
+    ledger, _, world = ledger_and_dynamo
+    assert ledger.settled_statuses([KEY]) == {KEY: None}
+    answers = [entry(Status.UNSUBSCRIBED, http_status=200), entry(Status.NOT_SUBSCRIBED, http_status=200)]
+    if last == "unsubscribed":
+        answers.reverse()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert all(pool.map(ledger.record, answers))
+    item = only_item(world)
+    assert (item["status"], item["attempts"]) == ("unsubscribed", "2")
+    assert ledger.settled_statuses([KEY]) == {KEY: Status.UNSUBSCRIBED}

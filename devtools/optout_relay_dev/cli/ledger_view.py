@@ -1,4 +1,5 @@
-"""Reads the ledger (a Query by phone number, never a Scan) and shows its items."""
+"""Reads the ledger (a Query by phone number, never a Scan) and shows one row per target:
+a target's items (progress, answers, final outcome) read as one (``ledger_items``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from optout_relay.aws.ledger import PARTITION_KEY, SORT_KEY
+from optout_relay.aws.ledger_items import PARTITION_KEY, SORT_KEY, keys_of, merge_items
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -40,7 +41,7 @@ def item_from_dynamodb(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def query_phone(dynamodb: Any, table_name: str, e164: str) -> list[dict[str, Any]]:
-    """Every ledger item of one phone number, across providers, lists and events."""
+    """Every target of one phone number, across providers, lists and events (one row each)."""
     items: list[dict[str, Any]] = []
     request: dict[str, Any] = {
         "TableName": table_name,
@@ -53,7 +54,7 @@ def query_phone(dynamodb: Any, table_name: str, e164: str) -> list[dict[str, Any
         response = dynamodb.query(**request)
         items.extend(item_from_dynamodb(item) for item in response.get("Items", []))
         if "LastEvaluatedKey" not in response:
-            return items
+            return merge_items(items)
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
@@ -70,9 +71,10 @@ def get_item(dynamodb: Any, table_name: str, e164: str, target: str) -> dict[str
 def get_items(
     dynamodb: Any, table_name: str, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """The ledger items at these (phone_number, target) keys (BatchGetItem, 100 at a time)."""
-    wanted = sorted(set(keys))
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    """The row of each of these (phone_number, target) keys (BatchGetItem, 100 item keys at a time)."""
+    targets = sorted(set(keys))
+    wanted = sorted({(phone, key) for phone, target in targets for key in keys_of(target)})
+    raw: list[dict[str, Any]] = []
     for start in range(0, len(wanted), 100):
         request: dict[str, Any] = {
             table_name: {
@@ -84,11 +86,9 @@ def get_items(
         }
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
-            for raw in response.get("Responses", {}).get(table_name, []):
-                item = item_from_dynamodb(raw)
-                found[(str(item[PARTITION_KEY]), str(item[SORT_KEY]))] = item
+            raw.extend(item_from_dynamodb(item) for item in response.get("Responses", {}).get(table_name, []))
             request = response.get("UnprocessedKeys") or {}
-    return found
+    return {(str(row[PARTITION_KEY]), str(row[SORT_KEY])): row for row in merge_items(raw)}
 
 
 def list_value(item: dict[str, Any]) -> str:

@@ -1,35 +1,23 @@
-"""The DynamoDB ledger: the only module that reads or writes the results table.
+"""The DynamoDB ledger: the only module that reads or writes the results table's outcomes.
 
-Key schema: partition key ``phone_number`` (E.164), sort key ``target``
-(``provider#list#event_id``), so "what happened to this number, everywhere" is
-one Query. One item per (event, provider target), updated in place.
+Key schema: partition key ``phone_number`` (E.164), sort key ``target`` and its outcome
+items (``ledger_items``), so "what happened to this number, everywhere" is one Query.
 
-Writes come in two kinds:
-
-- ``unsubscribed`` outcomes of keys the batch read consistently before its provider
-  calls (``settled_statuses``) are whole items written with BatchWriteItem, shared by
-  the record workers through a group commit: one round trip for many records.
-  ``attempts`` and ``first_seen_at`` carry on from what the read found.
-- Everything else (``not_subscribed``, retrying, failed, rejected, and keys the batch
-  did not read) is a conditional UpdateItem that adds to ``attempts`` and never
-  overwrites a success (``unsubscribed`` may replace ``not_subscribed``). Each write
-  carries its own id (``last_write``): when a write is retried after a timeout that had
-  in fact taken effect, the condition recognises it and attempts are not added twice.
-
-BatchWriteItem takes no condition, and needs none for what it writes: the provider
-really removed the number, and that outcome may replace any other. A concurrent
-duplicate delivery of the same event is answered ``not_subscribed`` by the provider,
-and its conditional write then leaves the ``unsubscribed`` in place, whichever lands
-first. What the unconditional write gives up: if another delivery writes between this
-batch's read and its write, the attempt count is this delivery's, not the sum of both.
+- Final outcomes (``unsubscribed``, ``not_subscribed``, ``rejected``, ``failed``) are
+  whole items, each in a key of its own kind, put with ``BatchWriteItem``: the record
+  workers share those round trips through a group commit. A put needs no condition,
+  because no other kind of outcome is ever written to its key.
+- ``retrying`` steps are a conditional UpdateItem of the progress item that adds to its
+  ``attempts``. Each write carries its own id (``last_write``): a write retried after a
+  timeout that had in fact taken effect is recognised and not counted twice.
+- Reading a target's status reads all its keys in one consistent BatchGetItem (with
+  those of the rest of the batch) and takes the strongest.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,34 +26,29 @@ from botocore.exceptions import BotoCoreError, ClientError
 from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import aws_call, error_code, transient_from
 from optout_relay.aws.group_commit import GroupCommit
+from optout_relay.aws.ledger_items import (
+    FINAL,
+    PARTITION_KEY,
+    SORT_KEY,
+    TARGET_KEY,
+    TTL_ATTRIBUTE,
+    item_key,
+    keys_of,
+    strength,
+)
 from optout_relay.domain.model import LedgerEntry, Status
 from optout_relay.domain.timestamps import iso_utc
 from optout_relay.errors import TransientError
 
-PARTITION_KEY = "phone_number"
-SORT_KEY = "target"
-TTL_ATTRIBUTE = "expires_at"
-_SETTLED = (Status.UNSUBSCRIBED.value, Status.NOT_SUBSCRIBED.value)
+__all__ = ["PARTITION_KEY", "SORT_KEY", "TTL_ATTRIBUTE", "DynamoLedger", "iso_utc"]
+
 # Cleared when a later step has no value for them (a success after a retry has no error).
 _CLEARABLE = ("http_status", "error_code", "error_message")
+_BATCH_READ_LIMIT = 100
 _BATCH_WRITE_LIMIT = 25
-_BATCH_WRITE_TRIES = 5
-_BATCH_WRITE_BACKOFF_SECONDS = 0.025
-
-
-@dataclass(frozen=True)
-class _Known:
-    """An item's history as this invocation knows it: read by the batch, then written by it."""
-
-    attempts: int = 0
-    first_seen_at: str | None = None
-
-    @classmethod
-    def read(cls, item: dict[str, Any]) -> _Known:
-        return cls(int(item.get("attempts", {}).get("N", "0")), item.get("first_seen_at", {}).get("S"))
-
-    def after(self, calls: int, now: str) -> _Known:
-        return _Known(self.attempts + calls, self.first_seen_at or now)
+_BATCH_TRIES = 5
+_BATCH_BACKOFF_SECONDS = 0.025
+Key = tuple[str, str]
 
 
 class DynamoLedger:
@@ -75,99 +58,64 @@ class DynamoLedger:
         self.table_name = table_name
         self.retention_days = retention_days
         self._dynamodb = dynamodb
-        self._known: dict[tuple[str, str], _Known] = {}
-        # A write retried (same write id) carries the history it was first given, once.
-        self._counted: dict[str, _Known] = {}
-        self._read_lock = threading.Lock()
         self._batched = GroupCommit(self._put_batch, max_group=_BATCH_WRITE_LIMIT)
 
     def settled_status(self, phone_number: str, target: str) -> Status | None:
-        # Strongly consistent: a success written by an earlier delivery is always seen.
-        with aws_call("DynamoDB GetItem"):
-            response = self.dynamodb.get_item(
-                TableName=self.table_name,
-                Key={PARTITION_KEY: {"S": phone_number}, SORT_KEY: {"S": target}},
-                ConsistentRead=True,
-                ProjectionExpression="#status",
-                ExpressionAttributeNames={"#status": "status"},
-            )
-        status = response.get("Item", {}).get("status", {}).get("S")
-        return Status(status) if status in _SETTLED else None
+        return self.settled_statuses([(phone_number, target)])[(phone_number, target)]
 
-    def settled_statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
-        """One strongly consistent BatchGetItem per 100 keys instead of a GetItem per record.
+    def settled_statuses(self, keys: list[Key]) -> dict[Key, Status | None]:
+        """The status of each (phone, target) if it already succeeded, else ``None``:
+        strongly consistent, every item of every target, 100 item keys a round trip."""
+        strongest: dict[Key, Status | None] = dict.fromkeys(keys)
+        item_keys = [(phone, key) for phone, target in strongest for key in keys_of(target)]
+        for start in range(0, len(item_keys), _BATCH_READ_LIMIT):
+            for item in self._read(item_keys[start : start + _BATCH_READ_LIMIT]):
+                status = Status(item["status"]["S"])
+                target = item.get(TARGET_KEY, item[SORT_KEY])["S"]
+                key = (item[PARTITION_KEY]["S"], target)
+                if key in strongest and strength(status) > strength(strongest[key]):
+                    strongest[key] = status
+        return {
+            key: status if status and status.is_settled_success else None for key, status in strongest.items()
+        }
 
-        Also remembers what it read, for the settled outcomes of these keys to be written
-        in batches (see the module's docstring). Each call starts afresh: one per batch.
-        """
-        with self._read_lock:
-            self._known = {}  # until this read succeeds, nothing is known: writes are conditional
-            self._counted = {}
-        found: dict[tuple[str, str], Status | None] = dict.fromkeys(keys)
-        known: dict[tuple[str, str], _Known] = {}
-        unique = list(found)
-        for start in range(0, len(unique), 100):
-            pending: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": [
-                        {PARTITION_KEY: {"S": p}, SORT_KEY: {"S": t}} for p, t in unique[start : start + 100]
-                    ],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "#pk, #sk, #status, #attempts, #first",
-                    "ExpressionAttributeNames": {
-                        "#pk": PARTITION_KEY,
-                        "#sk": SORT_KEY,
-                        "#status": "status",
-                        "#attempts": "attempts",
-                        "#first": "first_seen_at",
-                    },
-                }
+    def _read(self, item_keys: list[Key]) -> list[dict[str, Any]]:
+        pending: dict[str, Any] = {
+            self.table_name: {
+                "Keys": [{PARTITION_KEY: {"S": p}, SORT_KEY: {"S": s}} for p, s in item_keys],
+                "ConsistentRead": True,
+                "ProjectionExpression": "#pk, #sk, #target, #status",
+                "ExpressionAttributeNames": {
+                    "#pk": PARTITION_KEY,
+                    "#sk": SORT_KEY,
+                    "#target": TARGET_KEY,
+                    "#status": "status",
+                },
             }
-            for _ in range(5):  # unprocessed keys come back under load; boto3 retries throttling itself
-                with aws_call("DynamoDB BatchGetItem"):
-                    response = self.dynamodb.batch_get_item(RequestItems=pending)
-                for item in response.get("Responses", {}).get(self.table_name, []):
-                    status = item.get("status", {}).get("S")
-                    key = (item[PARTITION_KEY]["S"], item[SORT_KEY]["S"])
-                    found[key] = Status(status) if status in _SETTLED else None
-                    known[key] = _Known.read(item)
-                pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-            else:
-                for key in pending[self.table_name]["Keys"]:
-                    found.pop((key[PARTITION_KEY]["S"], key[SORT_KEY]["S"]), None)  # read per record instead
-        for key in found:
-            known.setdefault(key, _Known())  # read, and not there
-        with self._read_lock:
-            self._known = known
-        return found
+        }
+        items: list[dict[str, Any]] = []
+        for attempt in range(_BATCH_TRIES):  # unprocessed keys come back under load
+            if attempt:
+                time.sleep(_BATCH_BACKOFF_SECONDS * 2**attempt)
+            with aws_call("DynamoDB BatchGetItem"):
+                response = self.dynamodb.batch_get_item(RequestItems=pending)
+            items.extend(response.get("Responses", {}).get(self.table_name, []))
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return items
+        raise TransientError("aws_throttled", "DynamoDB BatchGetItem left keys unprocessed")
 
     def record(self, entry: LedgerEntry) -> bool:
-        moment = datetime.now(UTC)
-        values = self._values(entry, moment)
-        key = (entry.phone_number, entry.target)
-        if entry.status is Status.UNSUBSCRIBED:
-            with self._read_lock:
-                before = self._known.get(key)
-                if before is not None and entry.write_id in self._counted:
-                    before = self._counted[entry.write_id]
-                elif before is not None:
-                    before = self._known[key] = before.after(entry.attempts_added, values["processed_at"])
-                    self._counted[entry.write_id] = before
-            if before is not None:
-                self._batched.submit(self._item(entry, values, before))
-                return True
-        written = self._update(entry, values)
-        if written:
-            with self._read_lock:
-                if key in self._known:
-                    self._known[key] = self._known[key].after(entry.attempts_added, values["processed_at"])
-        return written
+        values = self._values(entry, datetime.now(UTC))
+        if entry.status in FINAL:
+            self._batched.submit(self._item(entry, values))
+            return True
+        return self._update(entry, values)
 
     def _values(self, entry: LedgerEntry, moment: datetime) -> dict[str, Any]:
         """The attributes one step sets; ``None`` for the ones it clears."""
         values: dict[str, Any] = {
+            TARGET_KEY: entry.target,
             "event_id": entry.event_id,
             "provider": entry.provider,
             "status": entry.status.value,
@@ -192,28 +140,26 @@ class DynamoLedger:
             values[TTL_ATTRIBUTE] = int(moment.timestamp()) + self.retention_days * 86_400
         return values
 
-    def _item(self, entry: LedgerEntry, values: dict[str, Any], before: _Known) -> dict[str, Any]:
+    def _item(self, entry: LedgerEntry, values: dict[str, Any]) -> dict[str, Any]:
         item = {name: _attribute(value) for name, value in values.items() if value is not None}
         item[PARTITION_KEY] = {"S": entry.phone_number}
-        item[SORT_KEY] = {"S": entry.target}
-        item["first_seen_at"] = {"S": before.first_seen_at or values["processed_at"]}
-        item["attempts"] = {"N": str(before.attempts)}
+        item[SORT_KEY] = {"S": item_key(entry.target, entry.status)}
+        item["first_seen_at"] = {"S": values["processed_at"]}
+        item["attempts"] = {"N": str(entry.attempts_added)}
         return item
 
     def _put_batch(self, items: Sequence[dict[str, Any]]) -> list[Exception | None]:
-        """One BatchWriteItem per group of settled outcomes (at most 25, DynamoDB's limit)."""
-        # Two records of one event in a batch: the write that carries both steps' attempts.
-        latest: dict[tuple[str, str], dict[str, Any]] = {}
-        for item in items:
-            kept = latest.get(_key_of(item))
-            if kept is None or int(item["attempts"]["N"]) >= int(kept["attempts"]["N"]):
-                latest[_key_of(item)] = item
+        """One BatchWriteItem per group of final outcomes (at most 25, DynamoDB's limit)."""
+        by_key: dict[Key, dict[str, Any]] = {}
+        for item in items:  # one key twice in a group (two deliveries): one item, both counts
+            kept = by_key.get(_key_of(item))
+            by_key[_key_of(item)] = item if kept is None else _combined(kept, item)
         pending: dict[str, Any] = {
-            self.table_name: [{"PutRequest": {"Item": item}} for item in latest.values()]
+            self.table_name: [{"PutRequest": {"Item": item}} for item in by_key.values()]
         }
-        for attempt in range(_BATCH_WRITE_TRIES):
+        for attempt in range(_BATCH_TRIES):
             if attempt:
-                time.sleep(_BATCH_WRITE_BACKOFF_SECONDS * 2**attempt)
+                time.sleep(_BATCH_BACKOFF_SECONDS * 2**attempt)
             try:
                 response = self.dynamodb.batch_write_item(RequestItems=pending)
             except (ClientError, BotoCoreError) as error:
@@ -227,7 +173,8 @@ class DynamoLedger:
         return [failure if _key_of(item) in unwritten else None for item in items]
 
     def _update(self, entry: LedgerEntry, values: dict[str, Any]) -> bool:
-        """One conditional UpdateItem: adds to ``attempts`` and never overwrites a success."""
+        """One conditional UpdateItem of the progress item: adds to ``attempts``, applies a
+        write once, and leaves an item written before the outcome layout with a success alone."""
         names: dict[str, str] = {"#pk": PARTITION_KEY}
         attribute_values: dict[str, Any] = {}
         sets, removes = [], []
@@ -246,15 +193,11 @@ class DynamoLedger:
                 ":now": {"S": values["processed_at"]},
                 ":calls": {"N": str(entry.attempts_added)},
                 ":zero": {"N": "0"},
-                ":unsubscribed": {"S": _SETTLED[0]},
+                ":unsubscribed": {"S": Status.UNSUBSCRIBED.value},
+                ":not_subscribed": {"S": Status.NOT_SUBSCRIBED.value},
                 ":write": {"S": entry.write_id},
             }
         )
-        if entry.status is Status.UNSUBSCRIBED:
-            not_settled = "#status <> :unsubscribed"  # the provider's removal outranks "not subscribed"
-        else:
-            attribute_values[":not_subscribed"] = {"S": _SETTLED[1]}
-            not_settled = "NOT (#status IN (:unsubscribed, :not_subscribed))"
         sets.append("#first = if_not_exists(#first, :now)")
         sets.append("#attempts = if_not_exists(#attempts, :zero) + :calls")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
@@ -264,7 +207,7 @@ class DynamoLedger:
                 Key={PARTITION_KEY: {"S": entry.phone_number}, SORT_KEY: {"S": entry.target}},
                 UpdateExpression=expression,
                 ConditionExpression=(
-                    f"(attribute_not_exists(#pk) OR {not_settled})"
+                    "(attribute_not_exists(#pk) OR NOT (#status IN (:unsubscribed, :not_subscribed)))"
                     " AND (attribute_not_exists(#last) OR #last <> :write)"
                 ),
                 ExpressionAttributeNames=names,
@@ -279,7 +222,14 @@ class DynamoLedger:
         return True
 
 
-def _key_of(item: dict[str, Any]) -> tuple[str, str]:
+def _combined(kept: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    if kept["last_write"] == item["last_write"]:
+        return item
+    attempts = int(kept["attempts"]["N"]) + int(item["attempts"]["N"])
+    return {**item, "attempts": {"N": str(attempts)}}
+
+
+def _key_of(item: dict[str, Any]) -> Key:
     return item[PARTITION_KEY]["S"], item[SORT_KEY]["S"]
 
 
