@@ -11,7 +11,9 @@ from optout_relay.providers.registry import CONTRACTS
 # As ``Settings.provider_defaults`` would give them: the settings' base URLs and rates.
 DEFAULTS = {
     "trackly": ProviderDefaults(CONTRACTS["trackly"], "https://app.tracklysms.com", None, "relay/trackly"),
-    "tatango": ProviderDefaults(CONTRACTS["tatango"], "https://app.tatango.com", 1200 / 3600, "relay/tatango"),
+    "tatango": ProviderDefaults(
+        CONTRACTS["tatango"], "https://app.tatango.com", 1200 / 3600, "relay/tatango"
+    ),
 }
 
 

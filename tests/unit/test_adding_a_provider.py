@@ -6,7 +6,7 @@ template checks all pick the provider up from the registry alone."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -55,9 +55,8 @@ class FakeSmsAdapter(FakeSmsContract, ProviderAdapter):
 
 # ------------------------------------------------------------------ the registry line
 @pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def registered(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(PROVIDERS, FakeSmsAdapter.name, FakeSmsAdapter)
-    yield
 
 
 def test_its_contract_is_registered_without_a_client() -> None:
@@ -108,7 +107,8 @@ def test_the_targets_document_validates_its_lists_with_its_contract() -> None:
 
 
 def test_events_name_it() -> None:
-    adapters = {name: cls(cls.default_base_url, HttpClient(timeout_seconds=1)) for name, cls in PROVIDERS.items()}
+    http = HttpClient(timeout_seconds=1)
+    adapters = {name: cls(cls.default_base_url, http) for name, cls in PROVIDERS.items()}
     body = json.dumps({"provider": "fakesms", "phone_number": "+14155559876", "campaign": "spring"})
     optout = parse_optout(InboundMessage("m-1", body, 1), adapters, "US")
     assert (optout.provider, optout.list_ref.value) == ("fakesms", "SPRING")

@@ -59,7 +59,7 @@ def test_list_values_are_normalised(provider: str, value: object, expected: str)
         ("trackly", 18005551234, "invalid_list_number"),
     ],
 )
-def test_invalid_list_values_leave_the_field_name_to_the_caller(provider: str, value: object, code: str) -> None:
+def test_invalid_list_values_leave_the_field_name_out(provider: str, value: object, code: str) -> None:
     contract = CONTRACTS[provider]
     with pytest.raises(FieldProblem) as caught:
         contract.parse_list_value(value, "US")

@@ -160,7 +160,8 @@ def test_provider_scope_is_every_list_of_its_accounts() -> None:
 def test_provider_scope_with_an_account_and_purposes() -> None:
     scope = Scope.of_provider("tatango", account="tatango-brand-a", purposes=["marketing"])
     assert names(select_targets(stored(), scope)) == ["tatango-brand-a#4242"]
-    assert refusal(stored(), Scope.of_provider("trackly", account="tatango-brand-a")).code == "unknown_account"
+    wrong_provider = Scope.of_provider("trackly", account="tatango-brand-a")
+    assert refusal(stored(), wrong_provider).code == "unknown_account"
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,9 @@ def test_account_ids_are_checked_and_unique() -> None:
 
 def test_an_account_named_after_another_provider_is_refused() -> None:
     found = problems({"accounts": [{"id": "trackly", "provider": "tatango", "secret_id": "s"}]})
-    assert found == ["accounts[0].id: 'trackly' names provider trackly: only a trackly account may have that id"]
+    assert found == [
+        "accounts[0].id: 'trackly' names provider trackly: only a trackly account may have that id"
+    ]
 
 
 def test_a_list_listed_twice_or_held_by_two_accounts_is_refused() -> None:
@@ -132,7 +134,12 @@ def test_the_same_reference_at_two_providers_is_two_lists() -> None:
         {
             "accounts": [
                 {"id": "tatango", "provider": "tatango", "secret_id": "s", "lists": [{"list_id": 1}]},
-                {"id": "trackly", "provider": "trackly", "secret_id": "s", "lists": [{"list_number": "+18005551234"}]},
+                {
+                    "id": "trackly",
+                    "provider": "trackly",
+                    "secret_id": "s",
+                    "lists": [{"list_number": "+18005551234"}],
+                },
             ]
         }
     )
@@ -167,7 +174,9 @@ def test_purposes_and_yaml_numbers() -> None:
     raw["accounts"][2]["lists"][0]["list_number"] = 18005551234  # YAML's reading of +18005551234
     found = problems(raw)
     assert found[0].startswith("accounts[0].lists[0].purposes: must be a list of at most 20 tags")
-    assert found[1] == "accounts[2].lists[0].list_number: must be a non-empty string (a number was given: quote it in YAML)"
+    assert found[1] == (
+        "accounts[2].lists[0].list_number: must be a non-empty string (a number was given: quote it in YAML)"
+    )
 
 
 def test_an_account_without_lists_is_valid() -> None:
