@@ -158,17 +158,20 @@ def apply(
     """
     raw, document = load_valid(file, phone_region)
     target = resolve(stack_name, region, state_dir_of(ctx), required=[TARGETS_TABLE])
-    result = apply_document(target, raw, document, phone_region)
+    result = apply_document(target, raw, document, phone_region, quiet=json_output)
     if json_output:
         terminal.print_json(result)
 
 
-def apply_document(target: Target, raw: Any, document: TargetsDocument, phone_region: str) -> dict[str, Any]:
-    """Store ``raw`` as the next version of ``target``'s table (the caller validated it)."""
+def apply_document(
+    target: Target, raw: Any, document: TargetsDocument, phone_region: str, *, quiet: bool = False
+) -> dict[str, Any]:
+    """Store ``raw`` as the next version of ``target``'s table (the caller validated it);
+    ``quiet``: nothing on stdout (the caller prints JSON)."""
     versions = read_versions(target, phone_region)
     in_force = versions.in_force
     changes = diff_documents(in_force.document if in_force else None, document)
-    out = terminal.stdout()
+    out = terminal.stderr() if quiet else terminal.stdout()
     _warn_about_versions(target, versions)
     _warn_about_secrets(target, document)
     if in_force is not None and in_force.stored.version == versions.latest and not changes:
