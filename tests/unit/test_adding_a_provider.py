@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,3 +121,15 @@ def test_the_template_checks_ask_for_its_variables() -> None:
         f"{name} is read by the code but not set on the function"
         for name in ("FAKESMS_BASE_URL", "FAKESMS_MAX_RPS", "FAKESMS_SECRET_ID")
     ]
+
+
+def test_the_cli_validates_its_accounts(tmp_path: Path) -> None:
+    from optout_relay_dev.cli import app
+    from typer.testing import CliRunner
+
+    path = tmp_path / "targets.json"
+    account = {"id": "fakesms-eu", "provider": "fakesms", "secret_id": "relay/fakesms-eu"}
+    path.write_text(json.dumps({"accounts": [{**account, "lists": [{"campaign": "spring"}]}]}))
+    result = CliRunner().invoke(app, ["targets", "validate", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "fakesms 1 on 1 account(s)" in result.stdout
