@@ -89,7 +89,9 @@ def invalid_document() -> dict[str, Any]:
 
 
 def test_an_empty_table_means_the_default_document(dynamodb: CountingDynamo) -> None:
-    document = store(dynamodb).current()
+    source = store(dynamodb)
+    document = source.current()
+    assert source.current() is document
     assert (document.version, document.is_stored) == (0, False)
     assert {a.id for a in document.all_accounts()} == {"trackly", "tatango"}
 

@@ -19,7 +19,7 @@ from optout_relay.domain.targets import (
 from optout_relay.domain.targets_document import parse_targets_document
 from optout_relay.errors import PermanentError
 
-from tests.targets_samples import DEFAULTS, sample_document
+from tests.targets_samples import DEFAULTS, sample_document, thousand_lists
 
 TATANGO_4242 = ListRef("list_id", "4242")
 TRACKLY_LIST = ListRef("list_number", "+18005551234")
@@ -207,3 +207,13 @@ def test_fixed_source_answers_its_one_version() -> None:
     assert source.current() is document
     assert source.version(7) is document
     assert source.version(6) is None
+
+
+def test_everywhere_over_a_thousand_lists() -> None:
+    document = stored(thousand_lists(1_000))
+    targets = select_targets(document, Scope.everywhere())
+    assert len(targets) == 1_000
+    assert len({t.name for t in targets}) == 1_000
+    marketing = select_targets(document, Scope.everywhere(purposes=["marketing"]))
+    assert 0 < len(marketing) < 1_000
+    assert all("marketing" in t.purposes for t in marketing)

@@ -163,7 +163,8 @@ class DynamoTargetsStore:
             except GetParameterError as error:
                 return self._unreadable(error)
             if item is None:
-                self._in_force = default_document(self.defaults)
+                if self._in_force is None or self._in_force.is_stored:
+                    self._in_force = default_document(self.defaults)
             else:
                 found = self._valid(item)
                 if found is not None:
