@@ -90,6 +90,8 @@ def test_apply_show_diff_on_the_local_emulation(cli: Cli, local: Local, document
     text = cli("targets", "show").stdout
     assert "Version 1 in force" in text
     assert yaml.safe_load(text.split("\n", 1)[1]) == shown["document"]  # the YAML part re-applies
+    assert "- id: tatango-brand-a\n  provider: tatango\n  secret_id: relay/accounts/tatango-brand-a\n" in text
+    assert "  - list_id: 4242\n    purposes:\n" in text
 
     again = cli("targets", "apply", str(document_file))
     assert "No change: version 1 already says this; nothing was written." in again.stdout

@@ -9,7 +9,7 @@ import typer
 import yaml
 from optout_relay.aws.targets_store import LATEST_MAX_AGE_SECONDS
 from optout_relay.domain.targets import TargetsDocument
-from optout_relay.domain.targets_document import InvalidTargetsDocument
+from optout_relay.domain.targets_document import ACCOUNT_KEYS, InvalidTargetsDocument
 from rich import box
 from rich.markup import escape
 from rich.table import Table
@@ -232,4 +232,27 @@ def show(
         f"{escape(stored.applied_at)} by {escape(stored.applied_by)}: {describe(in_force.document)}."
     )
     out.print(f"# optout-relay targets document, version {stored.version}", markup=False, highlight=False)
-    out.print(yaml.safe_dump(stored.body, sort_keys=False, allow_unicode=True).rstrip(), markup=False)
+    text = yaml.safe_dump(readable(stored.body), sort_keys=False, allow_unicode=True)
+    out.print(text.rstrip(), markup=False)
+
+
+def readable(body: Any) -> Any:
+    """The stored body (canonical JSON: sorted keys) with keys in the order people write
+    them: id, provider, secret_id, ..., lists; a list's reference before its purposes."""
+
+    def ordered(mapping: dict[str, Any], first: tuple[str, ...]) -> dict[str, Any]:
+        keys = [k for k in first if k in mapping] + [k for k in mapping if k not in first]
+        return {k: mapping[k] for k in keys}
+
+    if not isinstance(body, dict) or not isinstance(body.get("accounts"), list):
+        return body
+    accounts = []
+    for entry in body["accounts"]:
+        account = ordered(entry, ACCOUNT_KEYS) if isinstance(entry, dict) else entry
+        if isinstance(account, dict) and isinstance(account.get("lists"), list):
+            account["lists"] = [
+                ordered(item, tuple(k for k in item if k != "purposes")) if isinstance(item, dict) else item
+                for item in account["lists"]
+            ]
+        accounts.append(account)
+    return {**body, "accounts": accounts}
