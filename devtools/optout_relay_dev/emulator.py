@@ -76,6 +76,7 @@ class EmulatorState:
     max_receive_count: int
     # The function's environment as template.yaml wires it, pointed at this emulation.
     function_environment: dict[str, str]
+    targets_table_name: str = ""
     pid: int = field(default_factory=os.getpid)
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     log_file: str | None = None
@@ -267,6 +268,7 @@ class Emulator(Startable):
             dead_letter_queue_url=stack.dead_letter_queue_url,
             dead_letter_queue_arn=stack.dead_letter_queue_arn,
             table_name=stack.table_name,
+            targets_table_name=stack.targets_table_name,
             secret_arns=dict(stack.secret_arns),
             simulator_urls={"trackly": self.trackly.base_url, "tatango": self.tatango.base_url},
             max_receive_count=stack.max_receive_count,

@@ -22,6 +22,7 @@ class LocalStack:
     secret_arns: dict[str, str]
     max_receive_count: int
     environment: dict[str, str] = field(default_factory=dict)
+    targets_table_name: str = ""
 
 
 def _int(shape: StackShape, value: Any, default: int) -> int:
@@ -48,18 +49,11 @@ def create_local_stack(
     sqs = session.client("sqs", endpoint_url=endpoint_url)
     secretsmanager = session.client("secretsmanager", endpoint_url=endpoint_url)
 
-    table_id, table = shape.table
-    table_props = table["Properties"]
-    table_name = f"{prefix}-results"
-    request: dict[str, Any] = {
-        "TableName": table_name,
-        "KeySchema": table_props["KeySchema"],
-        "AttributeDefinitions": table_props["AttributeDefinitions"],
-        "BillingMode": "PAY_PER_REQUEST",
+    table_names = {
+        table_id: _create_table(dynamodb, prefix, table_id, table["Properties"])
+        for table_id, table in shape.of_type("AWS::DynamoDB::Table").items()
     }
-    if table_props.get("GlobalSecondaryIndexes"):
-        request["GlobalSecondaryIndexes"] = table_props["GlobalSecondaryIndexes"]
-    dynamodb.create_table(**request)
+    table_name = table_names[shape.table[0]]
 
     dlq_id, dlq = shape.dead_letter_queue
     dlq_props = dlq.get("Properties", {})
@@ -100,7 +94,7 @@ def create_local_stack(
         )["ARN"]
         secret_arns[provider] = secret_by_id[secret_id] = arn
 
-    refs = {table_id: table_name, dlq_id: dlq_url, queue_id: queue_url, **secret_by_id}
+    refs = {**table_names, dlq_id: dlq_url, queue_id: queue_url, **secret_by_id}
     arns = {dlq_id: dlq_arn, queue_id: queue_arn, **secret_by_id}
     environment: dict[str, str] = {}
     for name, value in shape.environment.items():
@@ -114,10 +108,32 @@ def create_local_stack(
         dead_letter_queue_url=dlq_url,
         dead_letter_queue_arn=dlq_arn,
         table_name=table_name,
+        targets_table_name=environment.get("TARGETS_TABLE_NAME", ""),
         secret_arns=secret_arns,
         max_receive_count=max_receive_count,
         environment=environment,
     )
+
+
+def _create_table(dynamodb: Any, prefix: str, table_id: str, properties: Mapping[str, Any]) -> str:
+    """One table of the template, named as the stack would name it with ``prefix``."""
+    configured = properties.get("TableName")
+    pattern = configured.get("Fn::Sub") if isinstance(configured, dict) else configured
+    name = (
+        pattern.replace("${AWS::StackName}", prefix)
+        if isinstance(pattern, str)
+        else f"{prefix}-{table_id.lower()}"
+    )
+    request: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": properties["KeySchema"],
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if properties.get("GlobalSecondaryIndexes"):
+        request["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+    dynamodb.create_table(**request)
+    return name
 
 
 def _env_value(shape: StackShape, value: Any, refs: Mapping[str, str], arns: Mapping[str, str]) -> str | None:

@@ -120,10 +120,17 @@ class StackShape:
 
     @property
     def table(self) -> tuple[str, dict[str, Any]]:
+        """The ledger: the table ``RESULTS_TABLE_NAME`` names."""
+        return self.table_of("RESULTS_TABLE_NAME")
+
+    def table_of(self, variable: str) -> tuple[str, dict[str, Any]]:
+        """The table an environment variable of the function names."""
+        value = self.environment.get(variable)
         tables = self.of_type("AWS::DynamoDB::Table")
-        if len(tables) != 1:
-            raise ValueError("expected exactly one AWS::DynamoDB::Table in template.yaml")
-        return next(iter(tables.items()))
+        name = value.get("Ref") if isinstance(value, dict) else None
+        if name not in tables:
+            raise ValueError(f"{variable} names no AWS::DynamoDB::Table in template.yaml")
+        return name, tables[name]
 
     @property
     def max_receive_count(self) -> int:

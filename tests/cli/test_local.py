@@ -9,8 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from optout_relay_dev.cli.target import process_alive
 from optout_relay_dev.emulator import read_state
+
+from tests.targets_samples import sample_document
 
 from .conftest import Cli, write_csv
 
@@ -117,3 +120,24 @@ def test_up_reports_a_port_in_use(state_dir: Path, background: Path) -> None:
     assert "the local emulation could not start: port" in result.stderr and "is not free" in result.stderr
     assert not (other / "local.json").exists()
     assert json.loads((state_dir / "local.json").read_text())["pid"] == state.pid
+
+
+def test_up_with_a_targets_document(cli: Cli, state_dir: Path, tmp_path: Path) -> None:
+    document = sample_document()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"accounts": [{"id": "Brand B"}]}), encoding="utf-8")
+    refused = cli("local", "up", "--targets", str(bad))
+    assert refused.exit_code == 1 and "is not a valid targets document" in refused.stderr
+    assert read_state(state_dir / "local.json") is None  # refused before anything started
+
+    good = tmp_path / "targets.yaml"
+    good.write_text(yaml.safe_dump(document), encoding="utf-8")
+    started = cli("local", "up", "--targets", str(good))
+    try:
+        assert started.exit_code == 0, started.output
+        assert "Applied version 1 (from no document)" in started.stdout
+        shown = cli.json("targets", "show")
+        assert shown["version"] == 1
+        assert shown["document"] == json.loads(json.dumps(document))
+    finally:
+        assert cli("local", "down").exit_code == 0

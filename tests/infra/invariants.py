@@ -37,6 +37,7 @@ REQUIRED_OUTPUTS = (
     "DeadLetterQueueUrl",
     "DeadLetterQueueArn",
     "ResultsTableName",
+    "TargetsTableName",
     "TracklySecretArn",
     "TatangoSecretArn",
     "FunctionName",
@@ -181,6 +182,13 @@ def dead_letter_queue_id(template: Template) -> str | None:
 def function_role_id(template: Template) -> str | None:
     target = getatt(function_property(template, "Role"))
     return target[0] if target and target[1] == "Arn" else None
+
+
+def table_of(template: Template, variable: str) -> tuple[str, dict[str, Any]] | None:
+    """The table an environment variable (``RESULTS_TABLE_NAME``, ...) names, by logical id."""
+    target = ref(environment(template).get(variable))
+    tables = of_type(template, "AWS::DynamoDB::Table")
+    return (target, tables[target]) if target in tables else None
 
 
 def as_list(value: Any) -> list[Any]:
@@ -536,7 +544,10 @@ def check_environment_wiring(template: Template) -> list[str]:
             return None
         return target
 
-    refers("RESULTS_TABLE_NAME", "AWS::DynamoDB::Table")
+    ledger = refers("RESULTS_TABLE_NAME", "AWS::DynamoDB::Table")
+    targets = refers("TARGETS_TABLE_NAME", "AWS::DynamoDB::Table")
+    if ledger is not None and ledger == targets:
+        problems.append("RESULTS_TABLE_NAME and TARGETS_TABLE_NAME name the same table")
     dlq = refers("DEAD_LETTER_QUEUE_URL", "AWS::SQS::Queue")
     if dlq is not None and dlq != dead_letter_queue_id(template):
         problems.append(f"DEAD_LETTER_QUEUE_URL names {dlq}, not the source queue's redrive target")
@@ -693,6 +704,15 @@ def check_no_iam_wildcards(template: Template) -> list[str]:
 
 # Which resource an SQS call of each data-layer module targets.
 SQS_MODULE_TARGETS = {"aws/dead_letters.py": "dead-letter queue", "aws/source_queue.py": "source queue"}
+# Which table (by the variable that names it) a DynamoDB call of each module targets.
+DYNAMODB_MODULE_TABLES = {"aws/targets_store.py": "TARGETS_TABLE_NAME"}
+DEFAULT_DYNAMODB_TABLE = "RESULTS_TABLE_NAME"
+# The targets document's accounts name their own secrets; the function may read those
+# under the stack's prefix only (README, "Targets document").
+ACCOUNT_SECRETS = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    "${AWS::StackName}/accounts/*"
+}
 # What the event source mapping does with the function's role.
 EVENT_SOURCE_MAPPING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -703,8 +723,8 @@ def expected_grants(template: Template) -> tuple[set[tuple[str, str]], list[str]
     problems = []
     queues = [json.dumps({"Fn::GetAtt": [q, "Arn"]}) for q in source_queues(template)]
     dlq = json.dumps({"Fn::GetAtt": [dead_letter_queue_id(template), "Arn"]})
-    tables = [json.dumps({"Fn::GetAtt": [t, "Arn"]}) for t in of_type(template, "AWS::DynamoDB::Table")]
     secrets = [json.dumps({"Ref": s}) for s in of_type(template, "AWS::SecretsManager::Secret")]
+    secrets.append(json.dumps(ACCOUNT_SECRETS))
     logging = function_property(template, "LoggingConfig") or {}
     log_group = json.dumps({"Fn::GetAtt": [ref(logging.get("LogGroup")), "Arn"]})
     targets = {"dead-letter queue": [dlq], "source queue": queues}
@@ -715,7 +735,12 @@ def expected_grants(template: Template) -> tuple[set[tuple[str, str]], list[str]
         for action in actions:
             service = action.split(":")[0]
             if service == "dynamodb":
-                expected |= {(action, table) for table in tables}
+                variable = DYNAMODB_MODULE_TABLES.get(module, DEFAULT_DYNAMODB_TABLE)
+                table = table_of(template, variable)
+                if table is None:
+                    problems.append(f"{module} calls {action} on the table {variable} names: no such table")
+                    continue
+                expected.add((action, json.dumps({"Fn::GetAtt": [table[0], "Arn"]})))
             elif service == "secretsmanager" and action == "secretsmanager:GetSecretValue":
                 expected |= {(action, secret) for secret in secrets}
             elif service == "sqs" and module in SQS_MODULE_TARGETS:
@@ -791,15 +816,13 @@ def check_queues_deny_insecure_transport(template: Template) -> list[str]:
 
 
 def check_secret_placeholders(template: Template) -> list[str]:
-    """Each provider secret holds every field its adapter reads, with empty placeholder values."""
+    """Each provider secret holds every field its contract reads, with empty placeholder values."""
     from optout_relay.errors import TransientError
-    from optout_relay.providers.http import HttpClient
-    from optout_relay.providers.registry import PROVIDERS
+    from optout_relay.providers.registry import CONTRACTS
 
     problems = []
     secrets = of_type(template, "AWS::SecretsManager::Secret")
-    http = HttpClient(timeout_seconds=1)
-    for name, adapter_class in PROVIDERS.items():
+    for name, contract in CONTRACTS.items():
         matching = [s for s in secrets if s.lower().startswith(name)]
         if len(matching) != 1:
             problems.append(f"expected one secret for {name}, found {matching}")
@@ -819,36 +842,34 @@ def check_secret_placeholders(template: Template) -> list[str]:
             problems.append(f"{matching[0]} SecretString holds values; keep placeholders empty")
         filled = {key: "placeholder" for key in placeholder}
         try:
-            adapter_class(adapter_class.default_base_url, http).credentials_from(filled)
+            contract.credentials_from(filled)
         except TransientError as error:
-            problems.append(f"{matching[0]} placeholder lacks a field the adapter reads: {error}")
+            problems.append(f"{matching[0]} placeholder lacks a field the contract reads: {error}")
     return problems
 
 
 # ------------------------------------------------------------------ checks: ledger
 
 
-def check_table(template: Template) -> list[str]:
-    """Key schema as aws/ledger.py writes it; TTL, PITR, deletion protection, on-demand."""
-    from optout_relay.aws.ledger import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-
-    tables = of_type(template, "AWS::DynamoDB::Table")
-    if len(tables) != 1:
-        return [f"expected one AWS::DynamoDB::Table, found {len(tables)}"]
-    logical_id, resource = next(iter(tables.items()))
+def _kept_table(
+    template: Template, variable: str, module: str, keys: tuple[tuple[str, str], tuple[str, str]]
+) -> tuple[str, dict[str, Any], list[str]] | None:
+    """The table ``variable`` names, with the problems every kept table can have: key schema
+    and types as ``module`` uses them, PITR, deletion protection, on-demand, retained."""
+    found = table_of(template, variable)
+    if found is None:
+        return None
+    logical_id, resource = found
     table = props(resource)
     problems = []
     key_schema = [(k.get("AttributeName"), k.get("KeyType")) for k in as_list(table.get("KeySchema"))]
-    if key_schema != [(PARTITION_KEY, "HASH"), (SORT_KEY, "RANGE")]:
-        problems.append(f"{logical_id} KeySchema {key_schema} differs from aws/ledger.py")
+    if key_schema != [(keys[0][0], "HASH"), (keys[1][0], "RANGE")]:
+        problems.append(f"{logical_id} KeySchema {key_schema} differs from {module}")
     types = {
         a.get("AttributeName"): a.get("AttributeType") for a in as_list(table.get("AttributeDefinitions"))
     }
-    if types.get(PARTITION_KEY) != "S" or types.get(SORT_KEY) != "S":
-        problems.append(f"{logical_id} key attributes are not both strings (S): {types}")
-    ttl = table.get("TimeToLiveSpecification") or {}
-    if ttl.get("AttributeName") != TTL_ATTRIBUTE or ttl.get("Enabled") is not True:
-        problems.append(f"{logical_id} TTL is not enabled on {TTL_ATTRIBUTE}")
+    if (types.get(keys[0][0]), types.get(keys[1][0])) != (keys[0][1], keys[1][1]):
+        problems.append(f"{logical_id} key attribute types {types} differ from {module}")
     pitr = table.get("PointInTimeRecoverySpecification") or {}
     if pitr.get("PointInTimeRecoveryEnabled") is not True:
         problems.append(f"{logical_id} has no point-in-time recovery")
@@ -857,6 +878,39 @@ def check_table(template: Template) -> list[str]:
         problems.append(f"{logical_id} DeletionProtectionEnabled is not a parameter")
     if table.get("BillingMode") != "PAY_PER_REQUEST":
         problems.append(f"{logical_id} is not PAY_PER_REQUEST")
+    if resource.get("DeletionPolicy") != "Retain" or resource.get("UpdateReplacePolicy") != "Retain":
+        problems.append(f"{logical_id} is not retained when the stack deletes or replaces it")
+    return logical_id, table, problems
+
+
+def check_table(template: Template) -> list[str]:
+    """The ledger: key schema as aws/ledger.py writes it; TTL, PITR, deletion protection, on-demand."""
+    from optout_relay.aws.ledger import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+
+    found = _kept_table(
+        template, "RESULTS_TABLE_NAME", "aws/ledger.py", ((PARTITION_KEY, "S"), (SORT_KEY, "S"))
+    )
+    if found is None:
+        return ["RESULTS_TABLE_NAME names no AWS::DynamoDB::Table of this template"]
+    logical_id, table, problems = found
+    ttl = table.get("TimeToLiveSpecification") or {}
+    if ttl.get("AttributeName") != TTL_ATTRIBUTE or ttl.get("Enabled") is not True:
+        problems.append(f"{logical_id} TTL is not enabled on {TTL_ATTRIBUTE}")
+    return problems
+
+
+def check_targets_table(template: Template) -> list[str]:
+    """The targets document's table: key schema as aws/targets_store.py reads it (a numeric
+    version), kept like the ledger, and no TTL (a version must never expire)."""
+    from optout_relay.aws.targets_store import PARTITION_KEY, SORT_KEY
+
+    module = "aws/targets_store.py"
+    found = _kept_table(template, "TARGETS_TABLE_NAME", module, ((PARTITION_KEY, "S"), (SORT_KEY, "N")))
+    if found is None:
+        return ["TARGETS_TABLE_NAME names no AWS::DynamoDB::Table of this template"]
+    logical_id, table, problems = found
+    if (table.get("TimeToLiveSpecification") or {}).get("Enabled"):
+        problems.append(f"{logical_id} has a TTL: a version in force could expire")
     return problems
 
 
@@ -1051,6 +1105,7 @@ ALL_CHECKS = (
     check_queues_deny_insecure_transport,
     check_secret_placeholders,
     check_table,
+    check_targets_table,
     check_alarm_actions,
     check_alarms_cover,
     check_dashboard,

@@ -105,7 +105,7 @@ def test_secrets_are_empty_placeholders_with_the_fields_the_adapters_read(
     assert inv.check_secret_placeholders(template) == []
 
 
-def test_table_key_schema_matches_the_ledger_code(template: Template) -> None:
+def test_ledger_table_key_schema_matches_the_ledger_code(template: Template) -> None:
     assert inv.check_table(template) == []
 
 
@@ -133,3 +133,7 @@ def test_email_subscription_is_optional(template: Template) -> None:
     for subscription in subscriptions.values():
         condition = subscription.get("Condition")
         assert condition in (template.get("Conditions") or {})
+
+
+def test_targets_table_key_schema_matches_the_store_code(template: Template) -> None:
+    assert inv.check_targets_table(template) == []

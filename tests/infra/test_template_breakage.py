@@ -319,6 +319,57 @@ CASES = [
         "point-in-time",
     ),
     Breakage(
+        "targets-version-as-string",
+        (
+            (
+                "        - AttributeName: version\n          AttributeType: N\n",
+                "        - AttributeName: version\n          AttributeType: S\n",
+            ),
+        ),
+        inv.check_targets_table,
+        "key attribute types",
+    ),
+    Breakage(
+        "targets-table-deleted-with-the-stack",
+        (
+            (
+                "  TargetsTable:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: Retain\n",
+                "  TargetsTable:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: Delete\n",
+            ),
+        ),
+        inv.check_targets_table,
+        "not retained",
+    ),
+    Breakage(
+        "targets-table-writable-by-the-function",
+        (
+            (
+                "                  - dynamodb:Query\n",
+                "                  - dynamodb:Query\n                  - dynamodb:PutItem\n",
+            ),
+        ),
+        inv.check_function_grants,
+        "allows dynamodb:PutItem",
+    ),
+    Breakage(
+        "targets-table-not-wired",
+        (("          TARGETS_TABLE_NAME: !Ref TargetsTable\n", ""),),
+        _env_check,
+        "TARGETS_TABLE_NAME",
+    ),
+    Breakage(
+        "targets-table-name-is-the-ledger",
+        (("TARGETS_TABLE_NAME: !Ref TargetsTable", "TARGETS_TABLE_NAME: !Ref ResultsTable"),),
+        inv.check_environment_wiring,
+        "name the same table",
+    ),
+    Breakage(
+        "account-secrets-beyond-the-stack",
+        (("secret:${AWS::StackName}/accounts/*", "secret:*"),),
+        inv.check_function_grants,
+        "secretsmanager:GetSecretValue",
+    ),
+    Breakage(
         "alarm-without-actions",
         (
             (

@@ -74,3 +74,21 @@ def test_malformed_setting_is_a_clear_error(name: str, value: str) -> None:
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:9000", "http://[::1]:8000"])
 def test_plain_http_only_for_loopback(url: str) -> None:
     assert Settings.from_env({**REQUIRED, "TATANGO_BASE_URL": url}).providers["tatango"].base_url == url
+
+
+def test_targets_table_is_optional() -> None:
+    assert Settings.from_env(REQUIRED).targets_table_name is None
+    assert Settings.from_env({**REQUIRED, "TARGETS_TABLE_NAME": "  "}).targets_table_name is None
+    settings = Settings.from_env({**REQUIRED, "TARGETS_TABLE_NAME": "relay-targets"})
+    assert settings.targets_table_name == "relay-targets"
+
+
+def test_provider_defaults_come_from_the_settings() -> None:
+    settings = Settings.from_env(
+        {**REQUIRED, "TATANGO_MAX_RPS": "unlimited", "TRACKLY_BASE_URL": "http://127.0.0.1:9"}
+    )
+    defaults = settings.provider_defaults()
+    assert defaults["tatango"].max_rps is None
+    assert defaults["tatango"].secret_id == "tatango"
+    assert defaults["trackly"].base_url == "http://127.0.0.1:9"
+    assert defaults["trackly"].rules.list_field == "list_number"

@@ -20,10 +20,12 @@ from optout_relay_dev.cli.app_context import state_dir_of
 from optout_relay_dev.cli.dead_letters import queue_depth
 from optout_relay_dev.cli.drain import drain as drain_queue
 from optout_relay_dev.cli.errors import CliError
+from optout_relay_dev.cli.publish import PhoneRegionOption
 from optout_relay_dev.cli.rows import read_file, validate
 from optout_relay_dev.cli.runtime import local_function
 from optout_relay_dev.cli.seeding import merge, optouts_in_bodies, sample_event_bodies, subscriptions_for
 from optout_relay_dev.cli.target import local_target, process_alive, resolve_local, running_state, state_file
+from optout_relay_dev.cli.targets import apply_document, load_valid
 from optout_relay_dev.emulator import READY_LINE, EmulatorState, read_state
 
 START_TIMEOUT_SECONDS = 60.0
@@ -58,6 +60,15 @@ def up(
     port: Annotated[
         int, typer.Option("--port", min=0, max=65535, help="moto's port (0: any free port).")
     ] = 0,
+    targets: Annotated[
+        Path | None,
+        typer.Option(
+            "--targets",
+            help="A targets document (.yaml/.json) to apply as version 1; its accounts' secrets are "
+            "created with the simulators' credentials.",
+        ),
+    ] = None,
+    phone_region: PhoneRegionOption = "US",
 ) -> None:
     """Start the emulation in the background and print its endpoint.
 
@@ -69,7 +80,11 @@ def up(
     out = terminal.stdout()
     if running is not None:
         out.print(f"A local emulation is already running at {running.endpoint_url} (pid {running.pid}).")
+        if targets is not None:
+            out.print("To change its targets: `optout-relay targets apply FILE`.")
         return
+    # Refused before anything starts: an invalid document never reaches the table.
+    document = load_valid(targets, phone_region) if targets is not None else None
     documents = [subscriptions_for(optouts_in_bodies(sample_event_bodies()))]
     for path in subscribed or []:
         rows, _ = read_file(path)
@@ -104,6 +119,8 @@ def up(
     state = _start(command, log_path)
     out.print(f"[green]Local emulation running[/] (pid {state.pid}): AWS endpoint {state.endpoint_url}")
     out.print(_state_table(state))
+    if document is not None:
+        apply_document(local_target(state), *document, phone_region)
     out.print(
         "Next: `optout-relay publish --file optouts.csv`, `optout-relay local drain`, "
         "`optout-relay status +12065550123`, `optout-relay local down`."
@@ -159,6 +176,7 @@ def _state_table(state: EmulatorState, depths: dict[str, int] | None = None) -> 
         ("queue", queue),
         ("dead-letter queue", dlq),
         ("ledger table", state.table_name),
+        ("targets table", state.targets_table_name or "-"),
         ("Trackly simulator", state.simulator_urls.get("trackly", "?")),
         ("Tatango simulator", state.simulator_urls.get("tatango", "?")),
         ("started", state.started_at),

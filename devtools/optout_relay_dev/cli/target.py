@@ -26,6 +26,7 @@ QUEUE_ARN = "QueueArn"
 DLQ_URL = "DeadLetterQueueUrl"
 DLQ_ARN = "DeadLetterQueueArn"
 TABLE = "ResultsTableName"
+TARGETS_TABLE = "TargetsTableName"
 FUNCTION = "FunctionName"
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
@@ -92,6 +93,7 @@ def local_target(state: EmulatorState) -> Target:
             DLQ_URL: state.dead_letter_queue_url,
             DLQ_ARN: state.dead_letter_queue_arn,
             TABLE: state.table_name,
+            TARGETS_TABLE: state.targets_table_name,
         },
         endpoint_url=state.endpoint_url,
         local=state,

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
-from urllib.parse import urlsplit
 
 import phonenumbers
 
+from optout_relay.domain.targets import ProviderDefaults
 from optout_relay.errors import ConfigurationError
-from optout_relay.providers.registry import PROVIDERS
+from optout_relay.providers.registry import CONTRACTS, PROVIDERS
+from optout_relay.setting_values import MAX_BUDGETED_RPS, RATE_SYNTAX, base_url_problem, parse_rate
 
-# The fleet budget is one DynamoDB item with a slot per call of the window, rewritten by
-# every call: above this, its writes would pass one partition's 1,000 WCU a second.
-MAX_BUDGETED_RPS = 100
+__all__ = ["MAX_BUDGETED_RPS", "ProviderSettings", "Settings"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +21,9 @@ class ProviderSettings:
     name: str
     base_url: str
     secret_id: str
-    max_rps: float | None  # fleet-wide calls per second; None: unlimited
+    # Calls per second of one account, shared by the fleet: the default account's, and that of
+    # every account of the targets document that sets none. None: unlimited.
+    max_rps: float | None
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,20 @@ class Settings:
     max_attempts_per_invocation: int
     ledger_retention_days: int
     record_concurrency: int
+    # The targets document's table; None: no document, one default account per provider.
+    targets_table_name: str | None = None
+
+    def provider_defaults(self) -> dict[str, ProviderDefaults]:
+        """What each provider's accounts get when the targets document does not say."""
+        return {
+            name: ProviderDefaults(
+                rules=CONTRACTS[name],
+                base_url=provider.base_url,
+                max_rps=provider.max_rps,
+                secret_id=provider.secret_id,
+            )
+            for name, provider in self.providers.items()
+        }
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,28 +89,23 @@ class Settings:
 
         def base_url(name: str, default: str) -> str:
             url = source.get(name, "").strip() or default
-            problem = _base_url_problem(url)
+            problem = base_url_problem(url)
             if problem:
                 problems.append(f"{name} {problem}")
             return url.rstrip("/")
 
         def rate(name: str, default: float | None) -> float | None:
-            raw = source.get(name, "").strip().lower()
+            raw = source.get(name, "").strip()
             if not raw:
                 return default
-            if raw == "unlimited":
-                return None
-            try:
-                value = float(Fraction(raw))
-            except (ValueError, ZeroDivisionError):
-                value = 0.0
-            if not 0 < value <= MAX_BUDGETED_RPS:
-                problems.append(
-                    f"{name} must be calls per second up to {MAX_BUDGETED_RPS} (e.g. 10, 0.5 or 1200/3600)"
-                    " or 'unlimited'"
-                )
+            parsed = parse_rate(raw)
+            if parsed is None:
+                problems.append(f"{name} must be {RATE_SYNTAX}")
                 return default
-            return value
+            return parsed.per_second
+
+        def optional(name: str) -> str | None:
+            return source.get(name, "").strip() or None
 
         providers = {
             name: ProviderSettings(
@@ -125,27 +133,8 @@ class Settings:
             max_attempts_per_invocation=integer("MAX_ATTEMPTS_PER_INVOCATION", 3, 1, 20),
             ledger_retention_days=integer("LEDGER_RETENTION_DAYS", 0, 0, 36_500),
             record_concurrency=integer("RECORD_CONCURRENCY", 25, 1, 64),
+            targets_table_name=optional("TARGETS_TABLE_NAME"),
         )
         if problems:
             raise ConfigurationError("optout-relay is misconfigured: " + "; ".join(problems))
         return settings
-
-
-def _base_url_problem(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"must be an https:// URL, got {url!r}"
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        return f"must use https:// (plain http:// is allowed only for a loopback host), got {url!r}"
-    if parts.query or parts.fragment or parts.username:
-        return f"must be a plain base URL without credentials, query or fragment, got {url!r}"
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -1,49 +1,37 @@
-"""The one small interface every provider adapter implements.
+"""A provider adapter: its contract (``contract.py``, no I/O) plus the HTTP call.
 
-Adding a provider: a module with a ``ProviderAdapter`` subclass, one line in
-``providers.registry``, and its ``<NAME>_SECRET_ID`` / ``<NAME>_BASE_URL`` in the template.
+Adding a provider: one module with a ``ProviderContract`` subclass and a
+``ProviderAdapter`` subclass that extends it, one line in ``providers.registry``, and
+its ``<NAME>_SECRET_ID`` / ``<NAME>_BASE_URL`` / ``<NAME>_MAX_RPS`` in the template.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from abc import abstractmethod
 
 from optout_relay.domain.model import CallResult, Credentials, ListRef, Phone
+from optout_relay.domain.provider_rules import FieldProblem
 from optout_relay.errors import CredentialsRejected, PermanentError, TransientError
+from optout_relay.providers.contract import ProviderContract, require_secret_fields
 from optout_relay.providers.http import HttpClient, HttpResponse
 
-
-class FieldProblem(Exception):
-    """A provider-specific field of the event is missing or invalid."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+__all__ = ["FieldProblem", "ProviderAdapter", "ProviderContract", "require_secret_fields"]
 
 
-class ProviderAdapter(ABC):
-    name: ClassVar[str]
-    default_base_url: ClassVar[str]
-    # Fleet-wide calls per second when ``<NAME>_MAX_RPS`` is not set; None: unlimited.
-    default_max_rps: ClassVar[float | None] = None
+class ProviderAdapter(ProviderContract):
+    """The provider client: its contract, and the unsubscribe call over one shared HTTP pool."""
 
     def __init__(self, base_url: str, http: HttpClient) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
 
-    @abstractmethod
-    def parse_list(self, document: Mapping[str, Any], default_region: str) -> ListRef:
-        """Read and validate the list this event targets; raise ``FieldProblem``."""
-
-    def check_phone(self, phone: Phone) -> None:  # noqa: B027 - optional hook
-        """Reject numbers the provider cannot serve; raise ``FieldProblem``."""
-
-    @abstractmethod
-    def credentials_from(self, secret: Mapping[str, Any]) -> Credentials:
-        """Build credentials from the secret's JSON; raise ``TransientError`` if malformed."""
+    @classmethod
+    def contract(cls) -> ProviderContract:
+        """The contract alone, without an HTTP pool: the contract class this adapter extends."""
+        for base in cls.__mro__:
+            if issubclass(base, ProviderContract) and not issubclass(base, ProviderAdapter):
+                return base()
+        raise TypeError(f"{cls.__name__} extends no provider contract")  # pragma: no cover
 
     @abstractmethod
     def unsubscribe(self, phone: Phone, list_ref: ListRef, credentials: Credentials) -> CallResult:
@@ -76,16 +64,3 @@ class ProviderAdapter(ABC):
         raise PermanentError(
             "provider_rejected", f"{self.name} answered {status}: {reason}", http_status=status
         )
-
-
-def require_secret_fields(provider: str, secret: Mapping[str, Any], *fields: str) -> list[str]:
-    """Return the named string fields of a secret, or raise without showing any value."""
-    values = []
-    for name in fields:
-        value = secret.get(name) if isinstance(secret, Mapping) else None
-        if not isinstance(value, str) or not value:
-            raise TransientError(
-                "secret_malformed", f"the {provider} secret has no non-empty string field {name!r}"
-            )
-        values.append(value)
-    return values

@@ -15,22 +15,21 @@ from urllib3.util import make_headers
 
 from optout_relay.domain.model import CallResult, Credentials, ListRef, Phone, Status
 from optout_relay.errors import PermanentError, TransientError
-from optout_relay.providers.base import FieldProblem, ProviderAdapter, require_secret_fields
+from optout_relay.providers.base import ProviderAdapter
+from optout_relay.providers.contract import FieldProblem, ProviderContract, require_secret_fields
 
 # NANP regions reached by US and Canadian short codes.
 SERVED_REGIONS = frozenset({"US", "CA", "PR", "VI", "GU", "AS", "MP"})
 _MAX_LIST_ID_DIGITS = 18
 
 
-class TatangoAdapter(ProviderAdapter):
+class TatangoContract(ProviderContract):
     name = "tatango"
     default_base_url = "https://app.tatango.com"
     default_max_rps = 1200 / 3600  # 1,200 calls an hour per account
+    list_field = "list_id"
 
-    def parse_list(self, document: Mapping[str, Any], default_region: str) -> ListRef:
-        if "list_id" not in document:
-            raise FieldProblem("schema_violation", "list_id is required for provider 'tatango'")
-        value = document["list_id"]
+    def parse_list_value(self, value: object, default_region: str) -> ListRef:
         if isinstance(value, bool):
             value = None
         if isinstance(value, float) and value.is_integer():  # JSON 42.0 is the integer 42
@@ -38,10 +37,8 @@ class TatangoAdapter(ProviderAdapter):
         if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value.strip())
         if not isinstance(value, int) or value <= 0 or len(str(value)) > _MAX_LIST_ID_DIGITS:
-            raise FieldProblem(
-                "schema_violation", "list_id must be a positive integer (or a string of digits)"
-            )
-        return ListRef("list_id", str(value))
+            raise FieldProblem("schema_violation", "must be a positive integer (or a string of digits)")
+        return ListRef(self.list_field, str(value))
 
     def check_phone(self, phone: Phone) -> None:
         if phone.country_code != 1 or phone.region not in SERVED_REGIONS or len(phone.national_number) != 10:
@@ -51,6 +48,8 @@ class TatangoAdapter(ProviderAdapter):
         login, api_key = require_secret_fields(self.name, secret, "email", "api_key")
         return Credentials(api_key=api_key, login=login)
 
+
+class TatangoAdapter(TatangoContract, ProviderAdapter):
     def unsubscribe(self, phone: Phone, list_ref: ListRef, credentials: Credentials) -> CallResult:
         list_id, subscriber_id = list_ref.value, phone.national_number
         if not (

@@ -13,26 +13,31 @@ from typing import Any
 from optout_relay.domain.model import CallResult, Credentials, ListRef, Phone, Status
 from optout_relay.domain.phone import InvalidPhone, normalise_phone
 from optout_relay.errors import TransientError
-from optout_relay.providers.base import FieldProblem, ProviderAdapter, require_secret_fields
+from optout_relay.providers.base import ProviderAdapter
+from optout_relay.providers.contract import FieldProblem, ProviderContract, require_secret_fields
 
 
-class TracklyAdapter(ProviderAdapter):
+class TracklyContract(ProviderContract):
     name = "trackly"
     default_base_url = "https://app.tracklysms.com"
+    default_max_rps = None  # Trackly documents no rate limit
+    list_field = "list_number"
 
-    def parse_list(self, document: Mapping[str, Any], default_region: str) -> ListRef:
-        if "list_number" not in document:
-            raise FieldProblem("schema_violation", "list_number is required for provider 'trackly'")
+    def parse_list_value(self, value: object, default_region: str) -> ListRef:
         try:
-            number = normalise_phone(document["list_number"], default_region, field_name="list_number")
+            number = normalise_phone(value, default_region, field_name=self.list_field)
         except InvalidPhone as error:
-            raise FieldProblem("invalid_list_number", str(error)) from None
-        return ListRef("list_number", number.e164)
+            # The caller names the field: the message starts after the name.
+            message = str(error).removeprefix(f"{self.list_field} ")
+            raise FieldProblem("invalid_list_number", message) from None
+        return ListRef(self.list_field, number.e164)
 
     def credentials_from(self, secret: Mapping[str, Any]) -> Credentials:
         (api_key,) = require_secret_fields(self.name, secret, "api_key")
         return Credentials(api_key=api_key)
 
+
+class TracklyAdapter(TracklyContract, ProviderAdapter):
     def unsubscribe(self, phone: Phone, list_ref: ListRef, credentials: Credentials) -> CallResult:
         body = json.dumps({"phone_number": phone.e164, "list_number": list_ref.value}).encode()
         response = self.http.request(
