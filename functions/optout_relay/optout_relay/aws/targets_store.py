@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 import zlib
 from collections import OrderedDict
@@ -29,10 +28,10 @@ from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 
 from optout_relay.aws.clients import LazyClient
 from optout_relay.aws.errors import transient_from
-from optout_relay.domain.model import mask_phone
 from optout_relay.domain.targets import FixedTargets, ProviderDefaults, TargetsDocument, default_document
 from optout_relay.domain.targets_document import InvalidTargetsDocument, parse_targets_document
 from optout_relay.errors import TransientError
+from optout_relay.masking import mask_numbers
 from optout_relay.observability import logger
 
 PARTITION_KEY = "document"
@@ -49,7 +48,6 @@ VERSION_MAX_AGE_SECONDS = 24 * 3600
 LOOK_BACK_VERSIONS = 10
 PARSED_VERSIONS_KEPT = 8
 _LATEST = "latest"
-_NUMBER_LIKE = re.compile(r"\+?\(?\d(?:[\s().-]*\d){6,}")
 
 
 @dataclass(frozen=True)
@@ -211,7 +209,7 @@ class DynamoTargetsStore:
                     "targets_version": number,
                     "in_force_version": self._in_force.version if self._in_force else None,
                     "problem_count": len(problems),
-                    "problems": [_masked(p) for p in problems[:10]],
+                    "problems": [mask_numbers(p) for p in problems[:10]],
                 },
             )
             return None
@@ -249,10 +247,6 @@ class DynamoTargetsStore:
 def _transient(error: GetParameterError) -> TransientError:
     cause = error.__cause__ or error.__context__
     return transient_from("reading the targets document", cause if isinstance(cause, Exception) else error)
-
-
-def _masked(text: str) -> str:
-    return _NUMBER_LIKE.sub(lambda found: mask_phone(found.group()), text)
 
 
 def targets_source(
