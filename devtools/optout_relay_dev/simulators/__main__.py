@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="0: any free port (default)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random faults")
+    parser.add_argument(
+        "--faults-per-request",
+        action="store_true",
+        help="draw faults per distinct request, not in arrival order: replayable with several clients",
+    )
     faults = parser.add_argument_group("random faults (probability per request)")
     faults.add_argument("--rate-limit-rate", type=float, default=0.0, help="429 with Retry-After")
     faults.add_argument("--server-error-rate", type=float, default=0.0, help="500, 502 or 503")
@@ -74,6 +79,7 @@ def build_simulator(args: argparse.Namespace) -> ProviderSimulator:
         "latency_seconds": args.latency_ms / 1000.0,
         "fault_rates": rates,
         "seed": args.seed,
+        "faults_per_request": args.faults_per_request,
     }
     api_key = args.api_key or (os.environ.get(args.api_key_env) if args.api_key_env else None)
     simulator: TracklySimulator | TatangoSimulator

@@ -251,6 +251,7 @@ class RecordedCall:
     at: float  # the simulator's clock (time.monotonic by default) when the request arrived
     auth_accepted: bool | None  # None: not checked (a fault or an unknown route answered first)
     fault: FaultKind | None = None
+    body: str = ""  # the request body (Trackly's names the number), undecodable bytes replaced
 
 
 class SimulatorOptions(TypedDict, total=False):
@@ -259,6 +260,7 @@ class SimulatorOptions(TypedDict, total=False):
     latency_seconds: float
     fault_rates: FaultRates
     seed: int | None
+    faults_per_request: bool
     clock: Callable[[], float]
 
 
@@ -288,15 +290,19 @@ class ProviderSimulator(ABC, Startable):
         latency_seconds: float = 0.0,
         fault_rates: FaultRates | None = None,
         seed: int | None = None,
+        faults_per_request: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``faults_per_request``: random faults drawn per distinct request (see ``faults``)."""
         if latency_seconds < 0:
             raise ValueError("latency_seconds must not be negative")
         self._lock = threading.RLock()
         self._calls: list[RecordedCall] = []
         self._clock = clock
+        self._arrivals = 0
+        self._arrival_actions: dict[int, list[Callable[[], None]]] = {}
         self.latency_seconds = latency_seconds
-        self.faults = FaultInjector(fault_rates, seed)
+        self.faults = FaultInjector(fault_rates, seed, per_request=faults_per_request)
         self.server = LoopbackHttpServer(self._dispatch, host, port, name=f"{self.name}-simulator")
 
     @abstractmethod
@@ -329,6 +335,21 @@ class ProviderSimulator(ABC, Startable):
         with self._lock:
             return list(self._calls)
 
+    @property
+    def arrivals(self) -> int:
+        """Requests that have reached the simulator, answered or not yet."""
+        with self._lock:
+            return self._arrivals
+
+    def on_arrival(self, nth: int, action: Callable[[], None]) -> None:
+        """Run ``action`` once, on the ``nth`` request's thread when it arrives (counting
+        from the start), before anything answers it: that request and every later one
+        see what the action changed. Concurrent requests are not held up by it."""
+        with self._lock:
+            if nth <= self._arrivals:
+                raise ValueError(f"request {nth} has already arrived")
+            self._arrival_actions.setdefault(nth, []).append(action)
+
     def clear_calls(self) -> None:
         with self._lock:
             self._calls.clear()
@@ -341,17 +362,23 @@ class ProviderSimulator(ABC, Startable):
         auth_accepted: bool | None,
         fault: FaultKind | None,
     ) -> None:
-        call = RecordedCall(request.method, request.path, status, arrived, auth_accepted, fault)
+        body = request.body.decode("utf-8", "replace")
+        call = RecordedCall(request.method, request.path, status, arrived, auth_accepted, fault, body)
         with self._lock:
             self._calls.append(call)
 
     def _dispatch(self, request: Request) -> Response | None:
         arrived = self._clock()
+        with self._lock:
+            self._arrivals += 1
+            actions = self._arrival_actions.pop(self._arrivals, [])
+        for action in actions:
+            action()
         stopping = self.server.stopping
         if self.latency_seconds and stopping.wait(self.latency_seconds):
             self._record(request, arrived, None, None, None)
             return None
-        fault = self.faults.next_fault()
+        fault = self.faults.next_fault(_identity(request))
         kind = fault.kind if fault else None
         if fault is not None and fault.kind is not FaultKind.SLOW:
             response = self._fault_response(fault)
@@ -374,3 +401,13 @@ class ProviderSimulator(ABC, Startable):
             return response.with_header("Retry-After", retry_after) if retry_after else response
         message, code = _SERVER_ERRORS.get(fault.status, ("Server error", "server_error"))
         return self.error_response(fault.status, message, code)
+
+
+def _identity(request: Request) -> bytes:
+    """What makes two requests the same one, for faults drawn per request."""
+    return b"%s %s?%s\n%s" % (
+        request.method.encode(),
+        request.path.encode(),
+        request.query.encode(),
+        request.body,
+    )

@@ -4,6 +4,11 @@ A scripted fault applies to the next request, whatever it is; scripted faults ar
 up before any random draw. Faults act before the provider logic runs, so a request
 answered by a fault changes no provider state, except ``slow``: it answers late but
 then does the work, as a real overloaded server would.
+
+Random draws come from one seeded sequence in arrival order, or, ``per_request``, from
+a sequence of each distinct request: the n-th arrival of the same request (method, path
+and body) gets the same fault in every run with that seed, whatever order concurrent
+clients' requests arrive in, so a run with several client processes can be replayed.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 import threading
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -124,11 +129,17 @@ class FaultRates:
 class FaultInjector:
     """Decides, thread-safely, which fault (if any) the next request gets."""
 
-    def __init__(self, rates: FaultRates | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self, rates: FaultRates | None = None, seed: int | None = None, *, per_request: bool = False
+    ) -> None:
         self._lock = threading.Lock()
         self._rates = rates or FaultRates()
         self._random = random.Random(seed)
         self._script: deque[Fault] = deque()
+        self.per_request = per_request
+        # Unseeded, per-request draws are still fixed for this injector's lifetime.
+        self._request_seed = seed if seed is not None else self._random.getrandbits(64)
+        self._arrivals: Counter[bytes] = Counter()
 
     @property
     def rates(self) -> FaultRates:
@@ -153,20 +164,28 @@ class FaultInjector:
         with self._lock:
             return len(self._script)
 
-    def next_fault(self) -> Fault | None:
+    def next_fault(self, request: bytes = b"") -> Fault | None:
+        """The fault for the next request; ``request`` identifies it for ``per_request`` draws."""
         with self._lock:
             if self._script:
                 fault = self._script.popleft()
                 return None if fault.kind is FaultKind.PASSTHROUGH else fault
-            return self._draw() if self._rates.any else None
+            if not self._rates.any:
+                return None
+            return self._draw(self._request_random(request) if self.per_request else self._random)
 
-    def _draw(self) -> Fault | None:
+    def _request_random(self, request: bytes) -> random.Random:
+        self._arrivals[request] += 1
+        # A bytes seed is hashed with SHA-512: the same in every process and run.
+        return random.Random(f"{self._request_seed}:{self._arrivals[request]}:".encode() + request)
+
+    def _draw(self, source: random.Random) -> Fault | None:
         rates = self._rates
-        draw = self._random.random()
+        draw = source.random()
         if draw < (edge := rates.rate_limited):
             return Fault.rate_limited(rates.retry_after)
         if draw < (edge := edge + rates.server_error):
-            return Fault.server_error(self._random.choice(rates.server_error_statuses))
+            return Fault.server_error(source.choice(rates.server_error_statuses))
         if draw < (edge := edge + rates.slow):
             return Fault.slow(rates.slow_seconds)
         if draw < edge + rates.drop:
