@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from optout_relay.aws.ledger_items import merge_items
 from optout_relay_dev import moto_server
 from optout_relay_dev.local_stack import LocalStack, create_local_stack
 from optout_relay_dev.simulators import FaultRates, TatangoSimulator, TracklySimulator
@@ -217,9 +218,10 @@ def _read_dead_letters(sqs: Any, queue_url: str) -> list[DeadLetter]:
 
 
 def _read_ledger(dynamodb: Any, table_name: str) -> dict[tuple[str, str], dict[str, Any]]:
-    ledger = {}
+    """One row per target (its items merged as operators see them); a test may Scan."""
+    items = []
     for page in dynamodb.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True):
-        for item in page["Items"]:
-            plain = {name: next(iter(value.values())) for name, value in item.items()}
-            ledger[plain["phone_number"], plain["target"]] = plain
-    return ledger
+        items += [
+            {name: next(iter(value.values())) for name, value in item.items()} for item in page["Items"]
+        ]
+    return {(str(row["phone_number"]), str(row["target"])): row for row in merge_items(items)}

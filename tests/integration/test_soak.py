@@ -85,12 +85,6 @@ def test_nothing_unexpected_logged_and_no_number_leaked(soak: SoakRun) -> None:
     assert_none("unexpected errors or leaked numbers", log_problems(soak))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 items 1 and 4, open: a too-deep body or an occurred_at that cannot be converted "
-    "to UTC makes the handler raise (its batch goes back, neighbours can be redriven unprocessed); "
-    "swapped provider/phone fields put the number in logs and DLQ attributes. Remove once fixed.",
-)
 def test_a_soak_with_the_bodies_issue_9_found_keeps_every_promise(tmp_path: Path) -> None:
     run = run_soak(SEED, tmp_path, SMALL_WITH_ISSUE_9_BODIES)
     problems = [
