@@ -2,79 +2,81 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from optout_relay.aws.ledger_items import strength
 from optout_relay.domain.model import (
     CallResult,
     Credentials,
+    FanOutSummary,
     InboundMessage,
     LedgerEntry,
     ListRef,
     Phone,
     Status,
 )
+from optout_relay.domain.targets import Account
 from optout_relay.errors import RelayError
 from optout_relay.providers.base import FieldProblem, ProviderAdapter, require_secret_fields
 from optout_relay.providers.http import HttpClient
 
 
 class InMemoryLedger:
-    """Same rules as the DynamoDB ledger: a success is never overwritten (``unsubscribed``
-    may replace ``not_subscribed``), and a write applied once is not applied again.
-    ``failures`` and ``read_failures``: errors the next writes (reads) raise, one each."""
+    """Same rules as the DynamoDB ledger: a target's status is the strongest recorded (no
+    failure or duplicate hides a success), attempts add up, and a write applied once is not
+    applied again. ``failures`` and ``read_failures``: errors the next writes (reads) raise."""
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.summaries: dict[tuple[str, str], FanOutSummary] = {}
         self.batch_reads = 0
         self.failures: list[Exception] = []
         self.read_failures: list[Exception] = []
         self.applied: set[str] = set()
 
-    def settled_status(self, phone_number: str, target: str) -> Status | None:
-        if self.read_failures:
-            raise self.read_failures.pop(0)
-        item = self.items.get((phone_number, target))
-        status = Status(item["status"]) if item else None
-        return status if status and status.is_settled_success else None
-
-    def settled_statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
+    def statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
         self.batch_reads += 1
         if self.read_failures:
             raise self.read_failures.pop(0)
-        return {key: self.settled_status(*key) for key in keys}
+        return {key: Status(self.items[key]["status"]) if key in self.items else None for key in keys}
+
+    def document_versions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return {key: self.summaries[key].document_version for key in keys if key in self.summaries}
+
+    def record_summary(self, summary: FanOutSummary) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.summaries[(summary.phone_number, summary.event_id)] = summary
 
     def record(self, entry: LedgerEntry) -> bool:
         if self.failures:
             raise self.failures.pop(0)
-        key = (entry.phone_number, entry.target)
-        item = self.items.get(key)
         if entry.write_id in self.applied:
             return False
-        if item and Status(item["status"]).is_settled_success:
-            upgrade = entry.status is Status.UNSUBSCRIBED and item["status"] != Status.UNSUBSCRIBED
-            if not upgrade:
-                return False
         self.applied.add(entry.write_id)
-        item = item or {"attempts": 0}
-        item.update(
-            phone_number=entry.phone_number,
-            target=entry.target,
-            event_id=entry.event_id,
-            provider=entry.provider,
-            status=entry.status.value,
-            http_status=entry.http_status,
-            error_code=entry.error_code,
-            error_message=entry.error_message,
-            occurred_at=entry.occurred_at,
-            source=entry.source,
-            receive_count=entry.receive_count,
-        )
-        if entry.list_field:
-            item[entry.list_field] = entry.list_value
+        key = (entry.phone_number, entry.target)
+        item = self.items.setdefault(key, {"attempts": 0, "status": None})
         item["attempts"] += entry.attempts_added
-        self.items[key] = item
+        if strength(entry.status) >= strength(item["status"]):
+            item.update(
+                phone_number=entry.phone_number,
+                target=entry.target,
+                event_id=entry.event_id,
+                provider=entry.provider,
+                account=entry.account,
+                status=entry.status.value,
+                http_status=entry.http_status,
+                error_code=entry.error_code,
+                error_message=entry.error_message,
+                occurred_at=entry.occurred_at,
+                source=entry.source,
+                receive_count=entry.receive_count,
+            )
+            if entry.list_field:
+                item[entry.list_field] = entry.list_value
         return True
 
     def only(self) -> dict[str, Any]:
@@ -157,24 +159,33 @@ class ScriptedProvider(ProviderAdapter):
 
     name = "trackly"
     default_base_url = "https://trackly.invalid"
+    list_field = "list_number"
 
     def __init__(self, *answers: CallResult | RelayError) -> None:
         super().__init__(self.default_base_url, HttpClient(timeout_seconds=1))
         self.answers = list(answers)
         self.calls: list[tuple[str, str, str]] = []
+        self.accounts: list[str] = []
+        self._lock = threading.Lock()
 
-    def parse_list(self, document: Mapping[str, Any], default_region: str) -> ListRef:
-        if "list_number" not in document:
-            raise FieldProblem("schema_violation", "list_number is required for provider 'trackly'")
-        return ListRef("list_number", str(document["list_number"]))
+    def parse_list_value(self, value: object, default_region: str) -> ListRef:
+        if not isinstance(value, str) or not value:
+            raise FieldProblem("schema_violation", "must be a non-empty string")
+        return ListRef("list_number", value)
+
+    def client_for(self, account: Account) -> ScriptedProvider:
+        """Also ``AccountClients``: every account calls this one provider."""
+        self.accounts.append(account.id)
+        return self
 
     def credentials_from(self, secret: Mapping[str, Any]) -> Credentials:
         (api_key,) = require_secret_fields(self.name, secret, "api_key")
         return Credentials(api_key=api_key)
 
     def unsubscribe(self, phone: Phone, list_ref: ListRef, credentials: Credentials) -> CallResult:
-        self.calls.append((phone.e164, list_ref.value, credentials.api_key))
-        answer = self.answers.pop(0) if self.answers else CallResult(Status.UNSUBSCRIBED, 200)
+        with self._lock:
+            self.calls.append((phone.e164, list_ref.value, credentials.api_key))
+            answer = self.answers.pop(0) if self.answers else CallResult(Status.UNSUBSCRIBED, 200)
         if isinstance(answer, RelayError):
             raise answer
         return answer

@@ -79,7 +79,7 @@ def test_a_batched_success_carries_on_the_attempts_and_first_seen_of_earlier_fai
     assert ledger.record(failure)
     first_seen = only_item(world)["first_seen_at"]
 
-    assert ledger.settled_statuses([KEY]) == {KEY: None}
+    assert ledger.statuses([KEY]) == {KEY: Status.RETRYING}
     assert ledger.record(entry(Status.UNSUBSCRIBED, calls=1, http_status=200))
 
     item = only_item(world)
@@ -93,7 +93,7 @@ def test_two_steps_of_one_key_in_a_batch_add_up(
     ledger_and_dynamo: tuple[DynamoLedger, CountingDynamo, RelayWorld],
 ) -> None:
     ledger, _, world = ledger_and_dynamo
-    ledger.settled_statuses([KEY])
+    ledger.statuses([KEY])
     assert ledger.record(entry(Status.RETRYING, calls=2, error_code="provider_unavailable"))
     assert ledger.record(entry(Status.UNSUBSCRIBED, calls=1))
     assert only_item(world)["attempts"] == "3"
@@ -102,7 +102,7 @@ def test_two_steps_of_one_key_in_a_batch_add_up(
 def test_items_dynamodb_leaves_unprocessed_are_retried(world: RelayWorld) -> None:
     dynamo = CountingDynamo(world.dynamodb, unprocessed_rounds=2)
     ledger = DynamoLedger(world.stack.table_name, dynamodb=dynamo)
-    ledger.settled_statuses([KEY])
+    ledger.statuses([KEY])
     assert ledger.record(entry(Status.UNSUBSCRIBED))
     assert dynamo.calls.count("batch_write_item") == 3
     assert only_item(world)["status"] == "unsubscribed"
@@ -111,7 +111,7 @@ def test_items_dynamodb_leaves_unprocessed_are_retried(world: RelayWorld) -> Non
 def test_an_item_still_unprocessed_after_the_retries_fails_its_record(world: RelayWorld) -> None:
     dynamo = CountingDynamo(world.dynamodb, unprocessed_rounds=99)
     ledger = DynamoLedger(world.stack.table_name, dynamodb=dynamo)
-    ledger.settled_statuses([KEY])
+    ledger.statuses([KEY])
     with pytest.raises(TransientError) as raised:
         ledger.record(entry(Status.UNSUBSCRIBED))
     assert raised.value.code == "aws_throttled"
@@ -126,7 +126,7 @@ def test_a_failure_after_a_success_never_replaces_it(
     ledger.record(entry(Status.RETRYING, error_code="provider_unavailable"))
     assert ledger.record(entry(Status.FAILED, error_code="provider_unavailable"))
     assert only_item(world)["status"] == "unsubscribed"
-    assert ledger.settled_statuses([KEY]) == {KEY: Status.UNSUBSCRIBED}
+    assert ledger.statuses([KEY]) == {KEY: Status.UNSUBSCRIBED}
 
 
 def test_every_final_outcome_is_a_batched_put_and_a_retrying_step_an_update(
@@ -154,7 +154,7 @@ def test_a_failing_batch_read_is_a_transient_error(
     ledger, dynamo, _ = ledger_and_dynamo
     dynamo.fail_reads = True
     with pytest.raises(TransientError):
-        ledger.settled_statuses([KEY])
+        ledger.statuses([KEY])
 
 
 @pytest.mark.parametrize("last", ["unsubscribed", "not_subscribed"])
@@ -164,7 +164,7 @@ def test_two_concurrent_deliveries_end_with_the_unsubscribe_whichever_writes_las
     """One delivery's provider call removed the number; a concurrent duplicate's call was
     answered "not subscribed". Both read the target unsettled, both write, in either order."""
     ledger, _, world = ledger_and_dynamo
-    assert ledger.settled_statuses([KEY]) == {KEY: None}
+    assert ledger.statuses([KEY]) == {KEY: None}
     answers = [entry(Status.UNSUBSCRIBED, http_status=200), entry(Status.NOT_SUBSCRIBED, http_status=200)]
     if last == "unsubscribed":
         answers.reverse()
@@ -172,4 +172,4 @@ def test_two_concurrent_deliveries_end_with_the_unsubscribe_whichever_writes_las
         assert all(pool.map(ledger.record, answers))
     item = only_item(world)
     assert (item["status"], item["attempts"]) == ("unsubscribed", "2")
-    assert ledger.settled_statuses([KEY]) == {KEY: Status.UNSUBSCRIBED}
+    assert ledger.statuses([KEY]) == {KEY: Status.UNSUBSCRIBED}

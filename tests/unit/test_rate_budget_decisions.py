@@ -12,10 +12,9 @@ from tests.unit.test_relay import EVENT, SECRET_ID, World
 
 
 def budgeted(*answers: object, waits: list[float]) -> tuple[World, ScriptedBudget]:
-    world = World(*answers)
+    world = World(*answers, max_rps=10.0)
     budget = ScriptedBudget(waits=list(waits))
-    world.relay.budget = budget
-    world.relay.rate_limits = {"trackly": 10.0}
+    world.caller.budget = budget
     return world, budget
 
 
@@ -36,8 +35,9 @@ def test_budget_granted_calls_the_provider() -> None:
 
 
 def test_unlimited_provider_never_asks_for_budget() -> None:
-    world, budget = budgeted(CallResult(Status.UNSUBSCRIBED, 200), waits=[5.0])
-    world.relay.rate_limits = {"trackly": None}
+    world = World(CallResult(Status.UNSUBSCRIBED, 200), max_rps=None)
+    budget = ScriptedBudget(waits=[5.0])
+    world.caller.budget = budget
     assert world.handle().status is Status.UNSUBSCRIBED
     assert budget.taken == []
 

@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from optout_relay.domain.confirmation import Confirmation
+from optout_relay.domain.confirmation import Confirmation, carry
 from optout_relay.domain.model import CallResult, Fate, InboundMessage, Status
 from optout_relay.domain.retry import RetryPolicy
 from optout_relay.errors import PermanentError, TransientError
@@ -29,7 +29,7 @@ class Exploding(ScriptedProvider):
 
 def test_an_unexpected_exception_gives_the_record_back_before_its_last_receive() -> None:
     world = World()
-    world.relay.providers = {"trackly": Exploding()}
+    world.caller.clients = Exploding()
     outcome = world.handle(receive_count=4)
     assert (outcome.fate, outcome.reason) == (Fate.GIVE_BACK, "internal_error")
     assert world.dlq.sent == [] and world.count("InternalError", provider="unknown") == 1
@@ -39,7 +39,7 @@ def test_on_its_last_receive_an_unexpected_exception_is_dead_lettered_with_its_c
     captured_logs: io.StringIO,
 ) -> None:
     world = World()
-    world.relay.providers = {"trackly": Exploding()}
+    world.caller.clients = Exploding()
     outcome = world.handle(receive_count=5)
     assert outcome.fate is Fate.DONE
     (letter,) = world.dlq.sent
@@ -67,7 +67,7 @@ def test_a_confirmed_unsubscribe_survives_a_failing_ledger_by_travelling_with_a_
 def test_a_carried_unsubscribe_outranks_a_not_subscribed_written_meanwhile() -> None:
     world = World(CallResult(Status.NOT_SUBSCRIBED, 200))
     world.handle()  # a duplicate delivery, answered "not subscribed"
-    carried = Confirmation(KEY[1], CallResult(Status.UNSUBSCRIBED, 200), 1).attribute()
+    carried = carry([Confirmation(KEY[1], CallResult(Status.UNSUBSCRIBED, 200), 1)])
     world.handle(carried_confirmation=carried, pinned_event_id="ev-1")
     item = world.ledger.only()
     assert (item["status"], item["attempts"]) == ("unsubscribed", 2)
@@ -76,7 +76,7 @@ def test_a_carried_unsubscribe_outranks_a_not_subscribed_written_meanwhile() -> 
 def test_a_confirmation_for_another_target_is_ignored_and_the_provider_is_called() -> None:
     world = World(CallResult(Status.NOT_SUBSCRIBED, 200))
     forged = Confirmation("trackly#+18005550000#ev-1", CallResult(Status.UNSUBSCRIBED, 200), 1)
-    outcome = world.handle(carried_confirmation=forged.attribute())
+    outcome = world.handle(carried_confirmation=carry([forged]))
     assert outcome.status is Status.NOT_SUBSCRIBED and len(world.provider.calls) == 1
 
 
@@ -114,7 +114,7 @@ def test_a_failing_batch_read_leaves_each_record_to_read_its_own_item() -> None:
     world.ledger.read_failures = [RuntimeError("not even a TransientError")]
     message = InboundMessage("msg-1", json.dumps(EVENT), 1, "rh-1", "arn:aws:sqs:us-east-1:1:q")
     batch = world.relay.prepare([message])
-    assert batch.settled == {}
+    assert batch.statuses == {}
     assert world.relay.handle(message, lambda: 60.0, batch).status is Status.UNSUBSCRIBED
 
 
@@ -133,7 +133,7 @@ def test_a_dead_letter_queue_that_refuses_the_record_gives_it_back_or_re_enqueue
 
 def test_no_call_starts_that_cannot_finish_before_the_deadline() -> None:
     world = World(CallResult(Status.UNSUBSCRIBED, 200))
-    world.relay.retry_policy = RetryPolicy(call_timeout=10.0)
+    world.caller.retry_policy = RetryPolicy(call_timeout=10.0)
     outcome = world.handle(remaining=11.0)  # 10 s call + 2 s kept back do not fit
     assert (outcome.fate, outcome.reason) == (Fate.DEFERRED, "out_of_time")
     assert world.provider.calls == [] and world.queue.deferred == [("msg-1", 1)]
@@ -144,7 +144,7 @@ def test_the_relay_wiring_builds_bounds_retries_by_the_provider_timeout() -> Non
     relay = build_relay(settings, OutcomeMetrics())
     world = World(unavailable(retry_after=1), CallResult(Status.UNSUBSCRIBED, 200))
     # The wired policy, with this world's fakes around it.
-    world.relay.retry_policy = relay.retry_policy
+    world.caller.retry_policy = relay.caller.retry_policy
     outcome = world.handle(remaining=12.5)  # the first call fits; one a second later could not finish
     assert outcome.fate is Fate.GIVE_BACK and len(world.provider.calls) == 1
 

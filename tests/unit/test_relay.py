@@ -7,9 +7,14 @@ import json
 import random
 from typing import Any
 
+from optout_relay.domain.batch import Planner
+from optout_relay.domain.effects import Effects
 from optout_relay.domain.model import CallResult, Fate, InboundMessage, RecordOutcome, Status
 from optout_relay.domain.relay import Relay
 from optout_relay.domain.retry import RetryPolicy
+from optout_relay.domain.target_call import ProviderCaller
+from optout_relay.domain.targets import FixedTargets, ProviderDefaults, default_document
+from optout_relay.domain.targets_document import parse_targets_document
 from optout_relay.errors import (
     CredentialsRejected,
     PermanentError,
@@ -39,7 +44,17 @@ API_KEY = "trk_" + "k" * 32
 
 
 class World:
-    def __init__(self, *answers: Any, max_receive_count: int = 5, max_attempts: int = 3) -> None:
+    """The relay with fakes for every port; ``document`` replaces the default targets
+    document (one account per provider, no lists) when given."""
+
+    def __init__(
+        self,
+        *answers: Any,
+        max_receive_count: int = 5,
+        max_attempts: int = 3,
+        max_rps: float | None = None,
+        document: dict[str, Any] | None = None,
+    ) -> None:
         self.provider = ScriptedProvider(*answers)
         self.ledger = InMemoryLedger()
         self.dlq = RecordingDeadLetters()
@@ -47,19 +62,33 @@ class World:
         self.queue = RecordingSourceQueue()
         self.sleeps: list[float] = []
         self.metrics = OutcomeMetrics()
-        self.relay = Relay(
-            providers={"trackly": self.provider},
-            secret_ids={"trackly": SECRET_ID},
-            ledger=self.ledger,
-            dead_letters=self.dlq,
+        self.defaults = {
+            "trackly": ProviderDefaults(self.provider, self.provider.default_base_url, max_rps, SECRET_ID)
+        }
+        targets = FixedTargets(default_document(self.defaults))
+        if document is not None:
+            targets = FixedTargets(parse_targets_document(document, version=1, defaults=self.defaults))
+        self.caller = ProviderCaller(
+            clients=self.provider,
             secrets=self.secrets,
-            source_queue=self.queue,
             retry_policy=RetryPolicy(
                 call_timeout=0.0, max_attempts=max_attempts, max_delay=30, rng=random.Random(1)
             ),
             metrics=self.metrics,
-            max_receive_count=max_receive_count,
             sleep=self.sleeps.append,
+        )
+        self.relay = Relay(
+            contracts={"trackly": self.provider},
+            caller=self.caller,
+            planner=Planner(targets, self.ledger),
+            effects=Effects(
+                ledger=self.ledger,
+                dead_letters=self.dlq,
+                source_queue=self.queue,
+                max_receive_count=max_receive_count,
+                sleep=self.sleeps.append,
+            ),
+            metrics=self.metrics,
         )
 
     def handle(

@@ -137,7 +137,7 @@ def ledger_keys(published: Sequence[Published], default_region: str) -> dict[str
         except InvalidEvent:
             keys[message.message_id] = None
         else:
-            keys[message.message_id] = (optout.phone.e164, optout.target)
+            keys[message.message_id] = (optout.phone.e164, optout.target) if optout.target else None
     return keys
 
 

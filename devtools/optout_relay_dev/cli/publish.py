@@ -155,9 +155,9 @@ def _preview(valid: list[ValidRow]) -> Table:
         optout = row.optout
         table.add_row(
             "" if row.line is None else str(row.line),
-            optout.provider,
+            optout.provider or optout.scope.kind.value,
             optout.phone.e164,
-            optout.list_ref.value,
+            optout.list_ref.value if optout.list_ref else "(targets document)",
             optout.event_id,
         )
     if len(valid) > PREVIEW_ROWS:

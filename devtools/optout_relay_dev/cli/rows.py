@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optout_relay.domain.events import parse_optout
-from optout_relay.domain.model import InboundMessage, OptOut
+from optout_relay.domain.events import OptOutRequest, parse_optout
+from optout_relay.domain.model import InboundMessage
 from optout_relay.errors import InvalidEvent
 from optout_relay.providers.base import ProviderAdapter
 from optout_relay.providers.http import HttpClient
@@ -53,20 +53,24 @@ class Row:
 @dataclass(frozen=True)
 class ValidRow:
     line: int | None
-    optout: OptOut
+    optout: OptOutRequest
 
     @property
     def body(self) -> dict[str, Any]:
         """The SQS message body: the event contract, normalised."""
-        optout = self.optout
-        body: dict[str, Any] = {
-            "provider": optout.provider,
-            "phone_number": optout.phone.e164,
-            optout.list_ref.field: (
-                int(optout.list_ref.value) if optout.list_ref.field == "list_id" else optout.list_ref.value
-            ),
-            "event_id": optout.event_id,
-        }
+        optout, scope = self.optout, self.optout.scope
+        body: dict[str, Any] = {"phone_number": optout.phone.e164, "event_id": optout.event_id}
+        if optout.fans_out:
+            body["scope"] = scope.kind.value
+        if scope.provider:
+            body["provider"] = scope.provider
+        if scope.list_ref:
+            ref = scope.list_ref
+            body[ref.field] = int(ref.value) if ref.field == "list_id" else ref.value
+        if scope.account:
+            body["account"] = scope.account
+        if scope.purposes:
+            body["purposes"] = sorted(scope.purposes)
         if optout.occurred_at:
             body["occurred_at"] = optout.occurred_at
         if optout.source:

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from optout_relay.domain.events import parse_optout
-from optout_relay.domain.model import InboundMessage, OptOut
+from optout_relay.domain.events import OptOutRequest, parse_optout
+from optout_relay.domain.model import InboundMessage
 from optout_relay.errors import InvalidEvent
 
 from optout_relay_dev.cli.rows import validation_providers
@@ -18,10 +18,12 @@ from optout_relay_dev.template import REPO_ROOT
 SAMPLE_EVENTS_DIR = REPO_ROOT / "events"
 
 
-def subscriptions_for(optouts: Iterable[OptOut]) -> dict[str, Any]:
+def subscriptions_for(optouts: Iterable[OptOutRequest]) -> dict[str, Any]:
     trackly: dict[str, list[str]] = {}
     tatango: dict[str, list[str]] = {}
     for optout in optouts:
+        if optout.list_ref is None:  # a fan-out: its lists come from the targets document
+            continue
         if optout.provider == "trackly":
             trackly.setdefault(optout.list_ref.value, []).append(optout.phone.e164)
         elif optout.provider == "tatango":
@@ -29,7 +31,7 @@ def subscriptions_for(optouts: Iterable[OptOut]) -> dict[str, Any]:
     return {"trackly": {"lists": trackly}, "tatango": {"lists": tatango}}
 
 
-def optouts_in_bodies(bodies: Iterable[str], default_region: str = "US") -> list[OptOut]:
+def optouts_in_bodies(bodies: Iterable[str], default_region: str = "US") -> list[OptOutRequest]:
     """The valid opt-outs among these message bodies (the others are skipped)."""
     providers = validation_providers()
     found = []

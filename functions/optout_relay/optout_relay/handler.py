@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout_relay.aws.source_queue import CARRIED_CONFIRMATION, PINNED_EVENT_ID
+from optout_relay.aws.source_queue import CARRIED_CONFIRMATION, PINNED_EVENT_ID, REDRIVE_TARGET
 from optout_relay.batch import ConcurrentSqsProcessor, every_record_failed, settle_record
 from optout_relay.domain.batch import PreparedBatch
 from optout_relay.domain.model import InboundMessage
@@ -53,6 +53,7 @@ def inbound_message(record: SQSRecord) -> InboundMessage:
         message_group_id=record.attributes.message_group_id,
         pinned_event_id=_string_attribute(record, PINNED_EVENT_ID),
         carried_confirmation=_string_attribute(record, CARRIED_CONFIRMATION),
+        redrive_target=_string_attribute(record, REDRIVE_TARGET),
     )
 
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from optout_relay.aws.clients import client, size_pools
 from optout_relay.aws.dead_letters import SqsDeadLetters
 from optout_relay.aws.ledger import DynamoLedger
 from optout_relay.aws.rate_budget import DynamoRateBudget
 from optout_relay.aws.secrets import SecretsManagerStore
 from optout_relay.aws.source_queue import SqsSourceQueue
+from optout_relay.aws.targets_store import targets_source
+from optout_relay.domain.batch import Planner
+from optout_relay.domain.effects import Effects
 from optout_relay.domain.relay import Relay
 from optout_relay.domain.retry import RetryPolicy
+from optout_relay.domain.target_call import ProviderCaller
 from optout_relay.observability import OutcomeMetrics, logger
 from optout_relay.providers.http import HttpClient
-from optout_relay.providers.registry import PROVIDERS
+from optout_relay.providers.registry import CONTRACTS, AdapterPerAccount
 from optout_relay.settings import Settings
 
 # What every invocation uses. Created in the init phase, as AWS recommends for SDK
@@ -25,25 +32,35 @@ def build_relay(settings: Settings, metrics: OutcomeMetrics) -> Relay:
     http = HttpClient(
         timeout_seconds=settings.provider_timeout_seconds, pool_size=settings.record_concurrency
     )
-    return Relay(
-        providers={
-            name: adapter(settings.providers[name].base_url, http) for name, adapter in PROVIDERS.items()
-        },
-        secret_ids={name: provider.secret_id for name, provider in settings.providers.items()},
-        ledger=DynamoLedger(settings.results_table_name, retention_days=settings.ledger_retention_days),
-        dead_letters=SqsDeadLetters(settings.dead_letter_queue_url),
+    ledger = DynamoLedger(settings.results_table_name, retention_days=settings.ledger_retention_days)
+    caller = ProviderCaller(
+        clients=AdapterPerAccount(http),
         secrets=SecretsManagerStore(),
-        source_queue=SqsSourceQueue(),
         retry_policy=RetryPolicy(
             max_attempts=settings.max_attempts_per_invocation,
             max_delay=settings.retry_max_delay_seconds,
             call_timeout=settings.provider_timeout_seconds,
         ),
         metrics=metrics,
-        default_region=settings.default_phone_region,
-        max_receive_count=settings.max_receive_count,
         budget=DynamoRateBudget(settings.results_table_name),
-        rate_limits={name: provider.max_rps for name, provider in settings.providers.items()},
+        slots=threading.BoundedSemaphore(settings.record_concurrency),
+    )
+    targets = targets_source(
+        settings.targets_table_name, settings.provider_defaults(), settings.default_phone_region
+    )
+    return Relay(
+        contracts=CONTRACTS,
+        caller=caller,
+        planner=Planner(targets, ledger),
+        effects=Effects(
+            ledger=ledger,
+            dead_letters=SqsDeadLetters(settings.dead_letter_queue_url),
+            source_queue=SqsSourceQueue(),
+            max_receive_count=settings.max_receive_count,
+        ),
+        metrics=metrics,
+        default_region=settings.default_phone_region,
+        executor=ThreadPoolExecutor(max_workers=settings.record_concurrency, thread_name_prefix="target"),
     )
 
 

@@ -17,6 +17,7 @@ items (``ledger_items``), so "what happened to this number, everywhere" is one Q
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -35,8 +36,9 @@ from optout_relay.aws.ledger_items import (
     item_key,
     keys_of,
     strength,
+    summary_key,
 )
-from optout_relay.domain.model import LedgerEntry, Status
+from optout_relay.domain.model import FanOutSummary, LedgerEntry, Status
 from optout_relay.domain.timestamps import iso_utc
 from optout_relay.errors import TransientError
 
@@ -60,37 +62,69 @@ class DynamoLedger:
         self._dynamodb = dynamodb
         self._batched = GroupCommit(self._put_batch, max_group=_BATCH_WRITE_LIMIT)
 
-    def settled_status(self, phone_number: str, target: str) -> Status | None:
-        return self.settled_statuses([(phone_number, target)])[(phone_number, target)]
-
-    def settled_statuses(self, keys: list[Key]) -> dict[Key, Status | None]:
-        """The status of each (phone, target) if it already succeeded, else ``None``:
+    def statuses(self, keys: list[Key]) -> dict[Key, Status | None]:
+        """The strongest status recorded for each (phone, target), ``None`` where none:
         strongly consistent, every item of every target, 100 item keys a round trip."""
         strongest: dict[Key, Status | None] = dict.fromkeys(keys)
         item_keys = [(phone, key) for phone, target in strongest for key in keys_of(target)]
         for start in range(0, len(item_keys), _BATCH_READ_LIMIT):
             for item in self._read(item_keys[start : start + _BATCH_READ_LIMIT]):
+                if "status" not in item:
+                    continue
                 status = Status(item["status"]["S"])
                 target = item.get(TARGET_KEY, item[SORT_KEY])["S"]
                 key = (item[PARTITION_KEY]["S"], target)
                 if key in strongest and strength(status) > strength(strongest[key]):
                     strongest[key] = status
-        return {
-            key: status if status and status.is_settled_success else None for key, status in strongest.items()
-        }
+        return strongest
 
-    def _read(self, item_keys: list[Key]) -> list[dict[str, Any]]:
+    def document_versions(self, keys: list[Key]) -> dict[Key, int]:
+        """The targets document version each (phone, event_id) fan-out started with."""
+        item_keys = [(phone, summary_key(event_id)) for phone, event_id in keys]
+        versions: dict[Key, int] = {}
+        for start in range(0, len(item_keys), _BATCH_READ_LIMIT):
+            for item in self._read(item_keys[start : start + _BATCH_READ_LIMIT], summaries=True):
+                if "document_version" in item and "event_id" in item:
+                    key = (item[PARTITION_KEY]["S"], item["event_id"]["S"])
+                    versions[key] = int(item["document_version"]["N"])
+        return versions
+
+    def record_summary(self, summary: FanOutSummary) -> None:
+        now = iso_utc(datetime.now(UTC))
+        values: dict[str, Any] = {
+            "kind": "summary",
+            "event_id": summary.event_id,
+            "scope": summary.scope,
+            "document_version": summary.document_version,
+            "targets": len(summary.target_names),
+            "settled": summary.settled,
+            "last_settled_at": summary.last_settled_at,
+            "completed_at": (summary.last_settled_at or now) if summary.complete else None,
+            "occurred_at": summary.occurred_at,
+            "source": summary.source,
+            "processed_at": now,
+            "last_write": uuid.uuid4().hex,
+        }
+        item: dict[str, Any] = {
+            name: _attribute(value) for name, value in values.items() if value is not None
+        }
+        item["target_names"] = {"L": [{"S": name} for name in summary.target_names]}
+        item[PARTITION_KEY] = {"S": summary.phone_number}
+        item[SORT_KEY] = {"S": summary_key(summary.event_id)}
+        if self.retention_days:
+            expires = int(datetime.now(UTC).timestamp()) + self.retention_days * 86_400
+            item[TTL_ATTRIBUTE] = {"N": str(expires)}
+        self._batched.submit(item)
+
+    def _read(self, item_keys: list[Key], *, summaries: bool = False) -> list[dict[str, Any]]:
+        wanted = ("event_id", "document_version") if summaries else (TARGET_KEY, "status")
+        names = {"#pk": PARTITION_KEY, "#sk": SORT_KEY, "#a0": wanted[0], "#a1": wanted[1]}
         pending: dict[str, Any] = {
             self.table_name: {
                 "Keys": [{PARTITION_KEY: {"S": p}, SORT_KEY: {"S": s}} for p, s in item_keys],
                 "ConsistentRead": True,
-                "ProjectionExpression": "#pk, #sk, #target, #status",
-                "ExpressionAttributeNames": {
-                    "#pk": PARTITION_KEY,
-                    "#sk": SORT_KEY,
-                    "#target": TARGET_KEY,
-                    "#status": "status",
-                },
+                "ProjectionExpression": "#pk, #sk, #a0, #a1",
+                "ExpressionAttributeNames": names,
             }
         }
         items: list[dict[str, Any]] = []
@@ -135,6 +169,8 @@ class DynamoLedger:
             values["occurred_at"] = entry.occurred_at
         if entry.source:
             values["source"] = entry.source
+        if entry.account:
+            values["account"] = entry.account
         if self.retention_days:
             # DynamoDB's TTL deletes the item after this epoch second (LEDGER_RETENTION_DAYS).
             values[TTL_ATTRIBUTE] = int(moment.timestamp()) + self.retention_days * 86_400
@@ -223,7 +259,7 @@ class DynamoLedger:
 
 
 def _combined(kept: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
-    if kept["last_write"] == item["last_write"]:
+    if kept["last_write"] == item["last_write"] or "attempts" not in item:
         return item
     attempts = int(kept["attempts"]["N"]) + int(item["attempts"]["N"])
     return {**item, "attempts": {"N": str(attempts)}}

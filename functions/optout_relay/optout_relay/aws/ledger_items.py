@@ -48,6 +48,12 @@ def item_key(target: str, status: Status) -> str:
     return target + _SUFFIX.get(status, "")
 
 
+def summary_key(event_id: str) -> str:
+    """A fan-out's summary item; ``~`` is in no provider name or account id, so it sorts
+    apart from every target (and after them)."""
+    return f"~summary#{event_id}"
+
+
 def keys_of(target: str) -> tuple[str, ...]:
     """Every sort key a target's items can have: read them all to know its status."""
     return (target, *sorted({target + suffix for suffix in _SUFFIX.values()}))

@@ -19,6 +19,9 @@ MAX_DELAY_SECONDS = 900  # SQS limit: 15 minutes
 # answer when the ledger could not take it (see ``domain.confirmation``).
 PINNED_EVENT_ID = "optout_event_id"
 CARRIED_CONFIRMATION = "optout_confirmation"
+# On a dead letter of one target's permanent failure (and so on its redriven copy): the
+# id of the target (``domain.model.target_id``) a redrive tries again.
+REDRIVE_TARGET = "target_id"
 
 
 class SqsSourceQueue:

@@ -1,9 +1,10 @@
-"""A provider's answer that could not be written to the ledger, carried by a fresh copy of
+"""Provider answers that could not be written to the ledger, carried by a fresh copy of
 the message (a message attribute) for the next delivery to record without calling again."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,41 +17,42 @@ MAX_CALLS = 10_000
 
 @dataclass(frozen=True)
 class Confirmation:
-    target: str
+    target: str  # the ledger target (``<account>#<list>#<event_id>``)
     result: CallResult
     calls: int
 
-    def attribute(self) -> str:
-        return json.dumps(
-            {
-                "target": self.target,
-                "status": self.result.status.value,
-                "http_status": self.result.http_status,
-                "calls": self.calls,
-            },
-            separators=(",", ":"),
-        )
 
-    @classmethod
-    def read(cls, text: str | None, target: str) -> Confirmation | None:
-        """The confirmation a copy carries for ``target``; ``None`` if none, or not for it."""
-        if text is None:
-            return None
-        try:
-            document: Any = json.loads(text)
-            status = Status(document["status"])
-            http_status, calls = document["http_status"], document["calls"]
-            valid = (
-                document["target"] == target
-                and status in _CARRIED
-                and isinstance(http_status, int)
-                and 100 <= http_status <= 599
-                and isinstance(calls, int)
-                and 0 <= calls <= MAX_CALLS
-            )
-        except (TypeError, ValueError, KeyError, RecursionError):
-            valid = False
-        if not valid:
-            logger.warning("Ignoring a carried confirmation that does not match this event")
-            return None
-        return cls(target, CallResult(status, http_status), calls)
+def carry(confirmations: Iterable[Confirmation]) -> str:
+    """The message attribute value for these answers."""
+    answers = {
+        c.target: {"status": c.result.status.value, "http_status": c.result.http_status, "calls": c.calls}
+        for c in confirmations
+    }
+    return json.dumps({"answers": answers}, separators=(",", ":"))
+
+
+def carried(text: str | None) -> dict[str, Confirmation]:
+    """The answers a copy carries, by target; those that do not read as answers are ignored."""
+    if text is None:
+        return {}
+    try:
+        answers: Any = json.loads(text)["answers"]
+        found = {target: _read(target, answer) for target, answer in answers.items()}
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
+        found = {}
+    valid = {target: answer for target, answer in found.items() if answer is not None}
+    if len(valid) != len(found) or not valid:
+        logger.warning("Ignoring carried provider answers that do not read as answers")
+    return valid
+
+
+def _read(target: str, answer: Any) -> Confirmation | None:
+    status, http_status, calls = Status(answer["status"]), answer["http_status"], answer["calls"]
+    valid = (
+        status in _CARRIED
+        and isinstance(http_status, int)
+        and 100 <= http_status <= 599
+        and isinstance(calls, int)
+        and 0 <= calls <= MAX_CALLS
+    )
+    return Confirmation(target, CallResult(status, http_status), calls) if valid else None

@@ -1,4 +1,4 @@
-"""Reads an SQS message body into a validated ``OptOut`` (the public event contract).
+"""Reads an SQS message body into a validated ``OptOutRequest`` (the public event contract).
 
 The body is a JSON object, optionally wrapped in an SNS notification or an
 EventBridge event. ``events/optout-event.schema.json`` documents the same rules.
@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from optout_relay.domain.model import InboundMessage, ListRef, OptOut, PartialOptOut, Phone
+from optout_relay.domain.model import InboundMessage, ListRef, PartialOptOut, Phone
 from optout_relay.domain.phone import InvalidPhone, normalise_phone
+from optout_relay.domain.provider_rules import FieldProblem, ProviderRules
+from optout_relay.domain.targets import Scope, ScopeKind
+from optout_relay.domain.targets_document import ACCOUNT_ID
 from optout_relay.errors import InvalidEvent
-from optout_relay.providers.base import FieldProblem, ProviderAdapter
 from optout_relay.sqs_text import is_identifier_text
 
 MAX_EVENT_ID_LENGTH = 128
@@ -23,6 +26,8 @@ MAX_SOURCE_LENGTH = 256
 # An opt-out is a few hundred bytes, a few more inside an SNS or EventBridge envelope.
 MAX_BODY_BYTES = 64 * 1024
 MAX_NESTING = 32
+MAX_PURPOSES = 32
+MAX_PURPOSE_LENGTH = 64
 PINNED_EVENT_ID_NAME = "message attribute optout_event_id"
 
 
@@ -80,11 +85,42 @@ def _nesting(document: Any) -> int:
     return deepest
 
 
+@dataclass(frozen=True)
+class OptOutRequest:
+    """A valid opt-out event: who, and which targets it reaches (its scope)."""
+
+    event_id: str
+    phone: Phone
+    scope: Scope
+    occurred_at: str | None = None
+    source: str | None = None
+
+    @property
+    def fans_out(self) -> bool:
+        return self.scope.kind is not ScopeKind.SINGLE
+
+    @property
+    def provider(self) -> str | None:
+        return self.scope.provider
+
+    @property
+    def list_ref(self) -> ListRef | None:
+        return self.scope.list_ref
+
+    @property
+    def target(self) -> str | None:
+        """The ledger target of a single-list event at its provider's default account (what
+        tooling can name without the targets document); ``None`` for a fan-out."""
+        if self.scope.list_ref is None or self.scope.provider is None:
+            return None
+        return f"{self.scope.provider}#{self.scope.list_ref.value}#{self.event_id}"
+
+
 def parse_optout(
     message: InboundMessage,
-    providers: Mapping[str, ProviderAdapter],
+    providers: Mapping[str, ProviderRules],
     default_region: str,
-) -> OptOut:
+) -> OptOutRequest:
     document = unwrap_envelope(message.body)
     problems: list[tuple[str, str]] = []
 
@@ -92,19 +128,8 @@ def parse_optout(
     if message.pinned_event_id is not None:
         default_id = _event_id(message.pinned_event_id, default_id, problems, PINNED_EVENT_ID_NAME)
     event_id = _event_id(document.get("event_id"), default_id, problems)
-
-    provider_name = document.get("provider")
-    adapter = providers.get(provider_name) if isinstance(provider_name, str) else None
-    if provider_name is None:
-        problems.append(("schema_violation", "provider is required"))
-    elif adapter is None:
-        shown = provider_name if isinstance(provider_name, str) and len(provider_name) <= 40 else "?"
-        problems.append(
-            (
-                "unknown_provider",
-                f"provider {shown!r} is not one of: {', '.join(sorted(providers))}",
-            )
-        )
+    kind = _scope_kind(document.get("scope"), problems)
+    rules = _provider(document.get("provider"), kind, providers, problems)
 
     phone: Phone | None = None
     if "phone_number" not in document:
@@ -116,43 +141,119 @@ def parse_optout(
             problems.append(("invalid_phone", str(error)))
 
     list_ref: ListRef | None = None
-    if adapter is not None:
-        if phone is not None:
-            try:
-                adapter.check_phone(phone)
-            except FieldProblem as problem:
-                problems.append((problem.code, problem.message))
-        try:
-            list_ref = adapter.parse_list(document, default_region)
-        except FieldProblem as problem:
-            problems.append((problem.code, problem.message))
-
+    if rules is not None and kind is ScopeKind.SINGLE:
+        list_ref = _single_target(rules, document, phone, default_region, problems)
+    account = _account(document.get("account"), kind, problems)
+    purposes = _purposes(document.get("purposes"), kind, problems)
     occurred_at = _occurred_at(document.get("occurred_at"), problems)
     source = _source(document.get("source"), problems)
 
     if problems:
-        code = problems[0][0]
         raise InvalidOptOut(
-            code,
+            problems[0][0],
             "; ".join(message for _, message in problems),
             PartialOptOut(
                 event_id=event_id,
-                provider=provider_name if adapter is not None else None,
+                provider=rules.name if rules is not None and kind is ScopeKind.SINGLE else None,
                 phone=phone,
                 list_ref=list_ref,
                 occurred_at=occurred_at,
                 source=source,
             ),
         )
-    assert adapter is not None and phone is not None and list_ref is not None
-    return OptOut(
-        event_id=event_id,
-        provider=adapter.name,
-        phone=phone,
-        list_ref=list_ref,
-        occurred_at=occurred_at,
-        source=source,
+    assert phone is not None
+    scope = Scope(kind, rules.name if rules else None, list_ref, account, purposes)
+    return OptOutRequest(event_id, phone, scope, occurred_at, source)
+
+
+def _scope_kind(value: object, problems: list[tuple[str, str]]) -> ScopeKind:
+    if value is None:
+        return ScopeKind.SINGLE
+    if value in (ScopeKind.EVERYWHERE.value, ScopeKind.PROVIDER.value):
+        return ScopeKind(value)
+    problems.append(("schema_violation", 'scope must be "everywhere" or "provider" when given'))
+    return ScopeKind.SINGLE
+
+
+def _provider(
+    value: object, kind: ScopeKind, providers: Mapping[str, ProviderRules], problems: list[tuple[str, str]]
+) -> ProviderRules | None:
+    if kind is ScopeKind.EVERYWHERE:
+        if value is not None:
+            problems.append(
+                ("schema_violation", 'an everywhere scope names no provider (use scope "provider")')
+            )
+        return None
+    rules = providers.get(value) if isinstance(value, str) else None
+    if value is None:
+        problems.append(("schema_violation", "provider is required"))
+    elif rules is None:
+        shown = value if isinstance(value, str) and len(value) <= 40 else "?"
+        problems.append(
+            ("unknown_provider", f"provider {shown!r} is not one of: {', '.join(sorted(providers))}")
+        )
+    return rules
+
+
+def _single_target(
+    rules: ProviderRules,
+    document: Mapping[str, Any],
+    phone: Phone | None,
+    default_region: str,
+    problems: list[tuple[str, str]],
+) -> ListRef | None:
+    if phone is not None:
+        try:
+            rules.check_phone(phone)
+        except FieldProblem as problem:
+            problems.append((problem.code, problem.message))
+    field = rules.list_field
+    if field not in document:
+        problems.append(("schema_violation", f"{field} is required for provider {rules.name!r}"))
+        return None
+    try:
+        return rules.parse_list_value(document[field], default_region)
+    except FieldProblem as problem:
+        problems.append((problem.code, f"{field} {problem.message}"))
+        return None
+
+
+def _account(value: object, kind: ScopeKind, problems: list[tuple[str, str]]) -> str | None:
+    if value is None:
+        return None
+    if kind is ScopeKind.EVERYWHERE:
+        problems.append(("schema_violation", "an everywhere scope names no account"))
+    elif not isinstance(value, str) or not ACCOUNT_ID.match(value):
+        problems.append(
+            ("schema_violation", "account must be an account id: lowercase letters, digits, dashes")
+        )
+    else:
+        return value
+    return None
+
+
+def _purposes(value: object, kind: ScopeKind, problems: list[tuple[str, str]]) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if kind is ScopeKind.SINGLE:
+        problems.append(("schema_violation", "purposes narrow an everywhere or provider scope only"))
+        return frozenset()
+    valid = (
+        isinstance(value, list)
+        and 0 < len(value) <= MAX_PURPOSES
+        and all(isinstance(tag, str) and tag.strip() and len(tag) <= MAX_PURPOSE_LENGTH for tag in value)
     )
+    if not valid:
+        problems.append(
+            (
+                "schema_violation",
+                f"purposes must be a list of 1 to {MAX_PURPOSES} non-empty strings "
+                f"of at most {MAX_PURPOSE_LENGTH} characters",
+            )
+        )
+        return frozenset()
+    assert isinstance(value, list)
+    return frozenset(str(tag) for tag in value)
 
 
 def _event_id(value: object, default: str, problems: list[tuple[str, str]], name: str = "event_id") -> str:

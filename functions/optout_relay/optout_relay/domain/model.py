@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -55,7 +56,7 @@ class ListRef:
 
 @dataclass(frozen=True)
 class OptOut:
-    """A validated opt-out event for one provider target."""
+    """One opt-out event at one target (a list at one provider account)."""
 
     event_id: str
     provider: str
@@ -63,11 +64,28 @@ class OptOut:
     list_ref: ListRef
     occurred_at: str | None = None
     source: str | None = None
+    account: str = ""  # the account id; empty: the provider's default account
+    target_name: str = ""  # ``<account>#<list>``; empty: ``<provider>#<list>``
+
+    @property
+    def account_id(self) -> str:
+        return self.account or self.provider
 
     @property
     def target(self) -> str:
-        """The ledger sort key: provider, list and event, so a phone's history is one Query."""
-        return ledger_target(self.provider, self.list_ref.value, self.event_id)
+        """The ledger sort key: target and event, so a phone's history is one Query."""
+        name = self.target_name or f"{self.provider}#{self.list_ref.value}"
+        return f"{name}#{self.event_id}"
+
+    @property
+    def short_target(self) -> str:
+        return self.target_name or f"{self.provider}#{self.list_ref.value}"
+
+
+def target_id(target_name: str) -> str:
+    """A short, digit-free-enough id of a target (``<account>#<list>``) for a DLQ attribute:
+    the name itself holds a list number, which attributes show masked."""
+    return "t-" + hashlib.sha256(target_name.encode()).hexdigest()[:20]
 
 
 def ledger_target(provider: str, list_value: str | None, event_id: str) -> str:
@@ -99,8 +117,11 @@ class InboundMessage:
     # Set on a message the relay re-enqueued itself, so the copy keeps its event's identity.
     pinned_event_id: str | None = None
     # Set on a copy re-enqueued after the provider answered but the ledger could not be
-    # written: the provider's answer, for the next delivery to record without calling again.
+    # written: the provider's answers, for the next delivery to record without calling again.
     carried_confirmation: str | None = None
+    # Set on a message redriven from the DLQ after one target's permanent failure: only
+    # that target (``<account>#<list>``) is tried again.
+    redrive_target: str | None = None
 
     @property
     def is_fifo(self) -> bool:
@@ -169,6 +190,27 @@ class LedgerEntry:
     error_message: str | None = None
     occurred_at: str | None = None
     source: str | None = None
+    account: str | None = None
     # One write's identity: a retry of the same write (after a timeout that may have taken
     # effect) is recognised by the ledger and not counted twice.
     write_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class FanOutSummary:
+    """One item per fan-out event (scope everywhere or provider): what it selected, from
+    which targets document version, and how far it got."""
+
+    phone_number: str
+    event_id: str
+    scope: str
+    document_version: int
+    target_names: tuple[str, ...]
+    settled: int
+    last_settled_at: str | None = None
+    occurred_at: str | None = None
+    source: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.settled >= len(self.target_names)

@@ -6,20 +6,53 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from optout_relay.domain.model import InboundMessage, LedgerEntry, Status
+from optout_relay.domain.model import (
+    CallResult,
+    Credentials,
+    FanOutSummary,
+    InboundMessage,
+    LedgerEntry,
+    ListRef,
+    Phone,
+    Status,
+)
+from optout_relay.domain.targets import Account
 
 
 class Ledger(Protocol):
-    def settled_status(self, phone_number: str, target: str) -> Status | None:
-        """The status of a target if it already succeeded (strongly consistent), else ``None``."""
+    def statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
+        """The strongest status recorded for each (phone_number, target), strongly
+        consistent; ``None`` where nothing is recorded."""
 
-    def settled_statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
-        """``settled_status`` for many (phone_number, target) keys at once."""
+    def document_versions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The targets document version each (phone_number, event_id) fan-out started
+        with, for those that have a summary."""
+
+    def record_summary(self, summary: FanOutSummary) -> None:
+        """Write a fan-out's summary item (whole, last writer wins: it is derived)."""
 
     def record(self, entry: LedgerEntry) -> bool:
         """Write one step; never overwrite a success (``unsubscribed`` may replace
         ``not_subscribed``: the provider's removal is the stronger fact). ``False`` if the
         write was not needed: a success already there, or this very write already applied."""
+
+
+class ProviderClient(Protocol):
+    """One provider account's client: ``providers.base.ProviderAdapter``."""
+
+    @property
+    def name(self) -> str: ...
+
+    def credentials_from(self, secret: Mapping[str, Any]) -> Credentials:
+        """Raise ``TransientError`` if the secret is malformed."""
+
+    def unsubscribe(self, phone: Phone, list_ref: ListRef, credentials: Credentials) -> CallResult:
+        """Call the provider. Raise typed errors; never return for a failure."""
+
+
+class AccountClients(Protocol):
+    def client_for(self, account: Account) -> ProviderClient:
+        """The client of this account (its provider, at its base URL), built once."""
 
 
 class DeadLetters(Protocol):
@@ -46,9 +79,9 @@ class SourceQueue(Protocol):
 
 
 class RateBudget(Protocol):
-    def take(self, provider: str, rate_per_second: float, *, waited: bool = False) -> float:
+    def take(self, account: str, rate_per_second: float, *, waited: bool = False) -> float:
         """``0.0`` if one call may go now, else the seconds until the record should come
         back. A record that ``waited`` before is not queued again behind newer ones."""
 
-    def shrink(self, provider: str, factor: float, seconds: float) -> None:
+    def shrink(self, account: str, factor: float, seconds: float) -> None:
         """Run at ``factor`` of the rate for ``seconds`` (after a 429)."""

@@ -1,25 +1,25 @@
-"""The decisions: parse, skip what already succeeded, call the provider, retry, defer or
-dead-letter, and record every step in the ledger.
+"""The decisions: parse, choose the targets, skip what is final, call the rest (each target
+on its own), and decide the record's fate once, from the results of all its targets.
 
-Every record gets exactly one ``RecordOutcome``, decided here and returned, never
-raised: whatever goes wrong while handling one record (even a bug) is that record's
-alone, and on its last receive the function dead-letters it with a reason.
+Every record gets exactly one ``RecordOutcome``, returned, never raised: whatever goes
+wrong while handling one record (even a bug) is that record's alone, and on its last
+receive the function dead-letters it with a reason.
 """
 
 from __future__ import annotations
 
-import math
-import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
-from optout_relay.domain.batch import ParseResult, PreparedBatch
-from optout_relay.domain.confirmation import Confirmation
-from optout_relay.domain.events import InvalidOptOut, parse_optout
+from optout_relay.domain.batch import Plan, Planner, PreparedBatch
+from optout_relay.domain.confirmation import Confirmation, carried
+from optout_relay.domain.effects import Effects
+from optout_relay.domain.events import InvalidOptOut, OptOutRequest, parse_optout
 from optout_relay.domain.model import (
-    CallResult,
-    Credentials,
+    FanOutSummary,
     InboundMessage,
     LedgerEntry,
     OptOut,
@@ -27,19 +27,16 @@ from optout_relay.domain.model import (
     RecordOutcome,
     Status,
     ledger_target,
+    target_id,
 )
-from optout_relay.domain.ports import DeadLetters, Ledger, RateBudget, SecretStore, SourceQueue
-from optout_relay.domain.retry import RetryPolicy
-from optout_relay.errors import (
-    CredentialsRejected,
-    InvalidEvent,
-    PermanentError,
-    RelayError,
-    TransientError,
-)
+from optout_relay.domain.ports import DeadLetters, Ledger, SourceQueue
+from optout_relay.domain.provider_rules import FieldProblem, ProviderRules
+from optout_relay.domain.target_call import ProviderCaller, Step, TargetResult
+from optout_relay.domain.targets import Account
+from optout_relay.domain.timestamps import iso_utc
+from optout_relay.errors import InvalidEvent, PermanentError, RelayError, TransientError
 from optout_relay.masking import mask_numbers
-from optout_relay.observability import OutcomeMetrics, logger, provider_subsegment
-from optout_relay.providers.base import ProviderAdapter
+from optout_relay.observability import OutcomeMetrics, logger
 
 METRIC_FOR_STATUS = {
     Status.UNSUBSCRIBED: "Unsubscribed",
@@ -49,39 +46,63 @@ METRIC_FOR_STATUS = {
     Status.FAILED: "Failed",
 }
 UNKNOWN_PROVIDER = "unknown"
-# After a 429 the fleet runs at half its budget for at least a minute (or the Retry-After).
-RATE_LIMITED_FACTOR = 0.5
-RATE_LIMITED_SECONDS = 60.0
-# A provider's answer is written with a few quick retries before it travels with a copy.
-SETTLE_WRITE_TRIES = 3
-SETTLE_WRITE_BACKOFF_SECONDS = 0.2
-CARRY_DELAY_SECONDS = 2
-MAX_UNWRITTEN = 10_000
+FINAL = frozenset({Status.UNSUBSCRIBED, Status.NOT_SUBSCRIBED, Status.REJECTED, Status.FAILED})
+
+
+@dataclass
+class Tally:
+    """What a record's targets came to in one delivery."""
+
+    settled: list[Status] = field(default_factory=list)  # final outcomes recorded now
+    known: list[Status] = field(default_factory=list)  # final before this delivery
+    unwritten: list[Confirmation] = field(default_factory=list)
+    write_error: TransientError | None = None
+    back: list[TargetResult] = field(default_factory=list)
+    postponed: list[TargetResult] = field(default_factory=list)
+    dead_letter_failure: TransientError | None = None
+
+    def shared(self, result: TargetResult, metrics: OutcomeMetrics) -> None:
+        """A target settled before, or called by another delivery in this batch."""
+        if result.known is not None:
+            metrics.count(result.optout.provider, "DuplicateSkipped")
+            self.known.append(result.known)
+        elif result.step is Step.RETRY:
+            self.back.append(result)
+        elif result.step is Step.POSTPONED:
+            self.postponed.append(result)
 
 
 @dataclass
 class Relay:
-    providers: Mapping[str, ProviderAdapter]
-    secret_ids: Mapping[str, str]
-    ledger: Ledger
-    dead_letters: DeadLetters
-    secrets: SecretStore
-    source_queue: SourceQueue
-    retry_policy: RetryPolicy
+    contracts: Mapping[str, ProviderRules]
+    caller: ProviderCaller
+    planner: Planner
+    effects: Effects
     metrics: OutcomeMetrics
     default_region: str = "US"
-    max_receive_count: int = 5
-    sleep: Callable[[float], None] = time.sleep
-    budget: RateBudget | None = None
-    rate_limits: Mapping[str, float | None] = field(default_factory=dict)
-    # Provider answers that could be neither written nor carried by a copy (DynamoDB and
-    # SQS both failing): kept for a redelivery this execution environment handles.
-    _unwritten: dict[tuple[str, str], Confirmation] = field(default_factory=dict, init=False, repr=False)
+    # Runs the targets of a fan-out side by side (RECORD_CONCURRENCY bounds the calls).
+    executor: Executor | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.effects.ledger
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        return self.effects.dead_letters
+
+    @property
+    def source_queue(self) -> SourceQueue:
+        return self.effects.source_queue
+
+    @property
+    def max_receive_count(self) -> int:
+        return self.effects.max_receive_count
 
     def prepare(self, messages: list[InboundMessage]) -> PreparedBatch:
-        """Parses a batch once and reads its ledger state in as few round trips as the ledger
-        allows. Whatever fails here leaves that work to each record's own handling."""
-        parsed: dict[str, tuple[str, ParseResult]] = {}
+        """Parses a batch once, plans its targets and reads their ledger state in shared round
+        trips. Whatever fails here leaves that work to each record's own handling."""
+        parsed = {}
         for message in messages:
             try:
                 parsed[message.message_id] = (message.body, self._parse(message))
@@ -89,15 +110,19 @@ class Relay:
                 logger.warning(
                     "Could not parse a record ahead of the batch", extra={"message_id": message.message_id}
                 )
-        keys = [
-            (result.phone.e164, result.target) for _, result in parsed.values() if isinstance(result, OptOut)
-        ]
+        requests = {mid: result for mid, (_, result) in parsed.items() if isinstance(result, OptOutRequest)}
         try:
-            settled = self.ledger.settled_statuses(keys) if keys else {}
-        except Exception as error:  # each record reads its own item instead
+            plans = self.planner.plans(requests) if requests else {}
+        except Exception as error:  # each record plans its own instead
+            logger.warning("Could not plan the batch's targets", extra={"error": _describe(error)})
+            plans = {}
+        keys = [key for plan in plans.values() if isinstance(plan, Plan) for key in plan.keys]
+        try:
+            statuses = self.effects.ledger.statuses(keys) if keys else {}
+        except Exception as error:  # each record reads its own targets instead
             logger.warning("Could not read the batch's ledger state", extra={"error": _describe(error)})
-            settled = {}
-        return PreparedBatch(parsed, settled)
+            statuses = {}
+        return PreparedBatch(parsed, plans, statuses)
 
     def handle(
         self,
@@ -112,6 +137,12 @@ class Relay:
         except Exception as error:  # a bug must cost this record only
             return self._unexpected(message, error, batch.provider_of(message))
 
+    def _parse(self, message: InboundMessage) -> OptOutRequest | InvalidEvent:
+        try:
+            return parse_optout(message, self.contracts, self.default_region)
+        except InvalidEvent as error:
+            return error
+
     def _handle(
         self, message: InboundMessage, remaining_seconds: Callable[[], float], batch: PreparedBatch
     ) -> RecordOutcome:
@@ -122,285 +153,243 @@ class Relay:
             partial = (
                 parsed.partial if isinstance(parsed, InvalidOptOut) else PartialOptOut(message.message_id)
             )
-            return self._reject(message, partial, parsed)
-        optout = parsed
+            return self._reject_message(message, partial, parsed)
+        request = parsed
         logger.thread_safe_append_keys(
-            event_id=mask_numbers(optout.event_id), provider=optout.provider, phone=optout.phone.masked
+            event_id=mask_numbers(request.event_id),
+            phone=request.phone.masked,
+            scope=request.scope.kind.value,
         )
-        key = (optout.phone.e164, optout.target)
-        carried = Confirmation.read(message.carried_confirmation, optout.target) or self._unwritten.get(key)
-        if carried is not None:
-            logger.info("Recording the provider's answer carried by this copy; no provider call")
-            return self._settle(message, optout, carried.result, carried.calls, remaining_seconds)
+        plan = batch.plan_for(message)
+        if plan is None:
+            plan = self.planner.plans({message.message_id: request})[message.message_id]
         try:
-            settled = batch.settled_status(optout, self.ledger)
+            if isinstance(plan, RelayError):
+                raise plan
+            if message.redrive_target is not None:
+                plan = plan.only(message.redrive_target)
+            statuses = batch.statuses_of(plan.keys, self.ledger)
+        except PermanentError as error:
+            return self._reject_message(message, PartialOptOut(request.event_id, phone=request.phone), error)
         except TransientError as error:
-            return self._return_to_queue(message, optout, error, calls=0)
-        if settled is not None:
-            logger.info("Already settled; no provider call", extra={"status": settled.value})
-            self.metrics.count(optout.provider, "DuplicateSkipped")
-            return RecordOutcome.done(settled)
-        return self._unsubscribe(message, optout, remaining_seconds)
+            return self._message_back(message, request.event_id, error)
+        results = self._run_targets(message, plan, statuses, remaining_seconds, batch)
+        return self._decide(message, plan, statuses, results, remaining_seconds)
 
-    def _parse(self, message: InboundMessage) -> ParseResult:
-        try:
-            return parse_optout(message, self.providers, self.default_region)
-        except InvalidEvent as error:
-            return error
+    # ------------------------------------------------------------------ the targets
 
-    def _unsubscribe(
-        self, message: InboundMessage, optout: OptOut, remaining_seconds: Callable[[], float]
-    ) -> RecordOutcome:
-        adapter = self.providers[optout.provider]
-        calls = tries = 0
-        refetch = refetched = False
-        while True:
-            if not self.retry_policy.call_fits(remaining_seconds()):
-                self.metrics.count(optout.provider, "OutOfTime")
-                return self._postpone(message, optout, calls, "out_of_time", wait=1)
-            try:
-                # Credentials before the budget: nothing slow may sit between a grant and its
-                # call, or the call could land outside the window the grant accounts for.
-                credentials = self._credentials(adapter, refresh=refetch)
-                refetch = False
-                wait = self._budget_wait(optout.provider, waited=_has_waited(message))
-                if wait > 0:
-                    self.metrics.count(optout.provider, "Deferred")
-                    return self._postpone(message, optout, calls, "no_rate_budget", wait)
-                calls += 1
-                result = self._call(adapter, optout, credentials, refetched=refetched)
-            except CredentialsRejected:
-                # A rotated key: fetch the secret again and go round once more, taking budget
-                # for that call too.
-                logger.warning("Provider refused the credentials; fetching the secret again")
-                refetch = refetched = True
-                continue
-            except PermanentError as error:
-                return self._reject(message, optout, error, calls=calls)
-            except TransientError as error:
-                tries += 1
-                self._shrink_budget_after(optout.provider, error)
-                decision = self.retry_policy.decide(tries, error, remaining_seconds())
-                if decision.delay is None:
-                    return self._return_to_queue(
-                        message, optout, error, calls=calls, defer_for=decision.defer_for
-                    )
-                logger.info(
-                    "Transient failure; retrying in this invocation",
-                    extra={
-                        "error_code": error.code,
-                        "http_status": error.http_status,
-                        "delay": round(decision.delay, 2),
-                    },
-                )
-                self.sleep(decision.delay)
-                continue
-            return self._settle(message, optout, result, calls, remaining_seconds)
-
-    def _settle(
+    def _run_targets(
         self,
         message: InboundMessage,
-        optout: OptOut,
-        result: CallResult,
-        calls: int,
+        plan: Plan,
+        statuses: Mapping[tuple[str, str], Status | None],
+        remaining_seconds: Callable[[], float],
+        batch: PreparedBatch,
+    ) -> list[TargetResult]:
+        answers = carried(message.carried_confirmation)
+        pending: list[tuple[OptOut, Account]] = []
+        results: list[TargetResult] = []
+        for optout, account in plan.targets:
+            status = statuses.get((optout.phone.e164, optout.target))
+            answer = answers.get(optout.target) or self.effects.unwritten.get(optout.target)
+            # A redriven dead letter tries its target again, unless it succeeded meanwhile.
+            retried = message.redrive_target == target_id(optout.short_target)
+            if answer is not None and status is not Status.UNSUBSCRIBED:
+                results.append(TargetResult(optout, Step.ANSWERED, answer.calls, answer=answer.result))
+            elif status is not None and status in FINAL and (status.is_settled_success or not retried):
+                results.append(TargetResult(optout, Step.ANSWERED, duplicate=True, known=status))
+            else:
+                pending.append((optout, account))
+        run = self._runner(message, remaining_seconds, batch, fans_out=plan.request.fans_out)
+        if self.executor is not None and len(pending) > 1:
+            results += list(self.executor.map(lambda pair: run(*pair), pending))
+        else:
+            results += [run(optout, account) for optout, account in pending]
+        return results
+
+    def _runner(
+        self,
+        message: InboundMessage,
+        remaining_seconds: Callable[[], float],
+        batch: PreparedBatch,
+        *,
+        fans_out: bool,
+    ) -> Callable[[OptOut, Account], TargetResult]:
+        waited = message.receive_count > 1 or message.pinned_event_id is not None
+
+        def run(optout: OptOut, account: Account) -> TargetResult:
+            if fans_out:
+                try:
+                    self.contracts[optout.provider].check_phone(optout.phone)
+                except FieldProblem as problem:  # this provider cannot hold the number
+                    return TargetResult(
+                        optout, Step.NOT_APPLICABLE, error=PermanentError(problem.code, problem.message)
+                    )
+            first, shared = batch.claim((optout.phone.e164, optout.target))
+            if not first:  # another delivery in this batch is calling this target: its result
+                first_result: TargetResult = shared.result()
+                return replace(first_result, duplicate=True, calls=0)
+            try:
+                result = self.caller.run(optout, account, remaining_seconds, waited=waited)
+            except BaseException as error:
+                shared.set_exception(error)
+                raise
+            shared.set_result(result)
+            return result
+
+        return run
+
+    # ------------------------------------------------------------------ the record's fate
+
+    def _decide(
+        self,
+        message: InboundMessage,
+        plan: Plan,
+        statuses: Mapping[tuple[str, str], Status | None],
+        results: list[TargetResult],
         remaining_seconds: Callable[[], float],
     ) -> RecordOutcome:
-        """The provider has answered: its answer reaches the ledger, or travels with a copy."""
-        entry = self._entry(message, optout, result.status, calls, http_status=result.http_status)
-        for attempt in range(SETTLE_WRITE_TRIES):
-            try:
-                if not self.ledger.record(entry):
-                    logger.info("A success was already recorded for this target; ledger left as it was")
-                break
-            except TransientError as error:
-                delay = SETTLE_WRITE_BACKOFF_SECONDS * 2**attempt
-                if attempt + 1 == SETTLE_WRITE_TRIES or delay > remaining_seconds() - 1:
-                    return self._carry(message, optout, result, calls, error)
-                self.sleep(delay)
-        self._unwritten.pop((optout.phone.e164, optout.target), None)
-        logger.info(
-            "Opt-out relayed", extra={"status": result.status.value, "http_status": result.http_status}
-        )
-        self.metrics.count(optout.provider, METRIC_FOR_STATUS[result.status])
-        return RecordOutcome.done(result.status)
-
-    def _carry(
-        self, message: InboundMessage, optout: OptOut, result: CallResult, calls: int, error: TransientError
-    ) -> RecordOutcome:
-        confirmation = Confirmation(optout.target, result, calls)
-        details = {"status": result.status.value, "http_status": result.http_status, "calls": calls}
-        try:
-            self.source_queue.requeue(
-                message, CARRY_DELAY_SECONDS, optout.event_id, confirmation=confirmation.attribute()
-            )
-        except TransientError as failure:
-            if len(self._unwritten) < MAX_UNWRITTEN:
-                self._unwritten[(optout.phone.e164, optout.target)] = confirmation
-            logger.error(
-                "The provider's answer could neither be written nor carried: kept in memory for "
-                "the record's redelivery",
-                extra={**details, "error_code": error.code, "requeue_error_code": failure.code},
-            )
-            return RecordOutcome.give_back(error.code)
-        logger.warning(
-            "Ledger write failed after the provider answered; the answer travels with a fresh copy",
-            extra={**details, "error_code": error.code},
-        )
-        self.metrics.count(optout.provider, "ConfirmationCarried")
-        return RecordOutcome.done(result.status)
-
-    def _budget_wait(self, provider: str, *, waited: bool) -> float:
-        limit = self.rate_limits.get(provider)
-        if self.budget is None or limit is None:
-            return 0.0
-        try:
-            return self.budget.take(provider, limit, waited=waited)
-        except TransientError as error:  # the budget store is down: wait rather than exceed the limit
-            logger.warning("Rate budget unavailable; deferring", extra={"error_code": error.code})
-            return 1.0
-
-    def _shrink_budget_after(self, provider: str, error: TransientError) -> None:
-        if error.code != "rate_limited" or self.budget is None or self.rate_limits.get(provider) is None:
-            return
-        try:
-            self.budget.shrink(
-                provider, RATE_LIMITED_FACTOR, max(RATE_LIMITED_SECONDS, error.retry_after or 0)
-            )
-        except TransientError:
-            logger.warning("Could not shrink the rate budget after a 429")
-
-    def _postpone(
-        self, message: InboundMessage, optout: OptOut, calls: int, reason: str, wait: float
-    ) -> RecordOutcome:
-        """Not now (no rate budget, or no time left to call): come back later. Never slept on,
-        never counted as an error, and never a reason for the redrive policy to take it."""
-        delay = max(1, math.ceil(wait))
-        if calls:
-            self._try_write(message, optout, Status.RETRYING, calls)
-        if message.receive_count >= self.max_receive_count - 1 and not message.is_fifo:
-            # One more receive would hand the message to the redrive policy: a fresh copy
-            # (receive count 0) takes its place.
-            try:
-                self.source_queue.requeue(message, delay, optout.event_id)
-            except TransientError as error:
-                logger.warning("Could not re-enqueue a fresh copy", extra={"error_code": error.code})
+        """Records what each target's result means, then decides the record's fate, once."""
+        tally = Tally()
+        final_receive = message.receive_count >= self.max_receive_count
+        for result in results:
+            if result.duplicate:
+                tally.shared(result, self.metrics)
+            elif result.step is Step.ANSWERED:
+                self._record_answer(message, result, tally, remaining_seconds)
+            elif result.step is Step.NOT_APPLICABLE:
+                entry = self._entry(message, result.optout, Status.NOT_SUBSCRIBED, 0, error=result.error)
+                if self.effects.try_write(entry):
+                    tally.settled.append(Status.NOT_SUBSCRIBED)
+            elif result.step is Step.REJECTED or (result.step is Step.RETRY and final_receive):
+                self._record_final_failure(message, result, tally)
+            elif result.step is Step.RETRY:
+                entry = self._entry(message, result.optout, Status.RETRYING, result.calls, error=result.error)
+                self.effects.try_write(entry)
+                self._count(result.optout, Status.RETRYING)
+                tally.back.append(result)
             else:
-                logger.info(
-                    "Postponed; re-enqueued as a fresh message", extra={"reason": reason, "delay": delay}
-                )
-                return RecordOutcome.done(Status.DEFERRED)
-        self.source_queue.defer(message, delay)
-        logger.info("Postponed", extra={"reason": reason, "delay": delay})
-        return RecordOutcome.deferred(reason)
+                if result.calls:
+                    self.effects.try_write(self._entry(message, result.optout, Status.RETRYING, result.calls))
+                tally.postponed.append(result)
+        if plan.request.fans_out:
+            self._summarise(plan, statuses, results, tally.settled)
+        return self._fate(message, plan.request.event_id, tally)
 
-    def _credentials(self, adapter: ProviderAdapter, *, refresh: bool) -> Credentials:
-        return adapter.credentials_from(self.secrets.get(self.secret_ids[adapter.name], refresh=refresh))
-
-    def _call(
-        self, adapter: ProviderAdapter, optout: OptOut, credentials: Credentials, *, refetched: bool
-    ) -> CallResult:
-        """One provider call. A 401 with a freshly fetched secret is transient, not retried now."""
-        started = time.monotonic()
-        with provider_subsegment(adapter.name):
-            try:
-                return adapter.unsubscribe(optout.phone, optout.list_ref, credentials)
-            except CredentialsRejected as error:
-                if not refetched:
-                    raise
-                raise TransientError(
-                    "unauthorized",
-                    f"{adapter.name} refused the credentials even after fetching "
-                    f"{self.secret_ids[adapter.name]} again",
-                    http_status=error.http_status,
-                    retry_now=False,
-                ) from None
-            finally:
-                self.metrics.latency(adapter.name, time.monotonic() - started)
-
-    def _return_to_queue(
+    def _record_answer(
         self,
         message: InboundMessage,
-        optout: OptOut,
-        error: TransientError,
-        *,
-        calls: int,
-        defer_for: float | None = None,
-    ) -> RecordOutcome:
-        """A transient failure: back to the queue; on the last receive, to the DLQ with its reason."""
-        final = message.receive_count >= self.max_receive_count
-        status = Status.FAILED if final else Status.RETRYING
-        self._try_write(message, optout, status, calls, http_status=error.http_status, error=error)
-        self.metrics.count(optout.provider, METRIC_FOR_STATUS[status])
-        log = {
-            "error_code": error.code,
-            "http_status": error.http_status,
-            "receive_count": message.receive_count,
-        }
-        if final:
-            logger.warning("Transient failure on the last receive; dead-lettering the record", extra=log)
-            return self._dead_letter(message, optout, error, Status.FAILED)
-        if defer_for is not None:
-            self.source_queue.defer(message, defer_for)
-        logger.warning(
-            "Transient failure; returning the record to the queue",
-            extra={**log, "deferred_seconds": defer_for},
-        )
-        return RecordOutcome.give_back(error.code, Status.RETRYING)
-
-    def _reject(
-        self,
-        message: InboundMessage,
-        event: OptOut | PartialOptOut,
-        error: PermanentError,
-        calls: int = 0,
-    ) -> RecordOutcome:
-        if event.phone is not None and event.provider is not None:
-            logger.thread_safe_append_keys(
-                event_id=mask_numbers(event.event_id), provider=event.provider, phone=event.phone.masked
-            )
-            self._try_write(
-                message, event, Status.REJECTED, calls, http_status=error.http_status, error=error
-            )
-        self.metrics.count(event.provider or UNKNOWN_PROVIDER, "Rejected")
-        return self._dead_letter(message, event, error, Status.REJECTED)
-
-    def _dead_letter(
-        self, message: InboundMessage, event: OptOut | PartialOptOut, error: RelayError, status: Status | None
-    ) -> RecordOutcome:
-        extra = {"event_id": mask_numbers(event.event_id)}
-        if event.provider:
-            extra["provider"] = event.provider
-        try:
-            self.dead_letters.send(message, error.code, error.message, extra)
-        except TransientError as failure:
-            return self._keep(message, event.event_id, error, failure)
-        logger.warning(
-            "Sent to the dead-letter queue",
+        result: TargetResult,
+        tally: Tally,
+        remaining_seconds: Callable[[], float],
+    ) -> None:
+        optout, answer = result.optout, result.answer
+        assert answer is not None
+        entry = self._entry(message, optout, answer.status, result.calls, answer.http_status)
+        failure = self.effects.write_answer(message, entry, remaining_seconds)
+        if failure is not None:
+            tally.write_error = failure
+            tally.unwritten.append(Confirmation(optout.target, answer, result.calls))
+            self.metrics.count(optout.provider, "ConfirmationCarried")
+            return
+        logger.info(
+            "Opt-out relayed",
             extra={
-                "error_code": error.code,
-                "error_message": error.message,
-                "http_status": error.http_status,
+                "target": mask_numbers(optout.short_target),
+                "status": answer.status.value,
+                "http_status": answer.http_status,
             },
         )
-        self.metrics.count(event.provider or UNKNOWN_PROVIDER, "DeadLettered")
-        return RecordOutcome.done(status)
+        self._count(optout, answer.status)
+        tally.settled.append(answer.status)
 
-    def _keep(
-        self, message: InboundMessage, event_id: str, error: RelayError, failure: TransientError
+    def _record_final_failure(self, message: InboundMessage, result: TargetResult, tally: Tally) -> None:
+        """A permanent failure, or retries exhausted on the last receive: this target's own
+        dead letter first (naming the target), then its final ledger item."""
+        optout, error = result.optout, result.error
+        assert error is not None
+        status = Status.REJECTED if result.step is Step.REJECTED else Status.FAILED
+        failure = self.effects.dead_letter(message, optout, error)
+        if failure is not None:
+            tally.dead_letter_failure = failure
+            return
+        self.effects.try_write(self._entry(message, optout, status, result.calls, error=error))
+        self._count(optout, status)
+        self.metrics.count(optout.provider, "DeadLettered")
+        tally.settled.append(status)
+
+    def _fate(self, message: InboundMessage, event_id: str, tally: Tally) -> RecordOutcome:
+        if tally.unwritten and tally.write_error is not None:
+            return self.effects.carry(message, event_id, tally.unwritten, tally.write_error)
+        if tally.dead_letter_failure is not None:
+            return self.effects.keep(message, event_id, tally.dead_letter_failure)
+        if tally.back:
+            defer_for = max((r.defer_for for r in tally.back if r.defer_for is not None), default=None)
+            if defer_for is not None:
+                self.effects.source_queue.defer(message, defer_for)
+            code = tally.back[0].error.code if tally.back[0].error else "retry"
+            logger.warning(
+                "Transient failure; the record goes back to the queue for its unsettled targets",
+                extra={"targets": len(tally.back), "error_code": code, "deferred_seconds": defer_for},
+            )
+            return RecordOutcome.give_back(code, Status.RETRYING)
+        if tally.postponed:
+            wait = max(r.wait for r in tally.postponed)
+            return self.effects.postpone(message, event_id, wait, tally.postponed[0].reason or "postponed")
+        return RecordOutcome.done(_strongest(tally.settled + tally.known))
+
+    def _summarise(
+        self,
+        plan: Plan,
+        statuses: Mapping[tuple[str, str], Status | None],
+        results: list[TargetResult],
+        settled_now: list[Status],
+    ) -> None:
+        settled = sum(1 for r in results if r.known in FINAL) + len(settled_now)
+        request = plan.request
+        self.effects.summarise(
+            FanOutSummary(
+                phone_number=request.phone.e164,
+                event_id=request.event_id,
+                scope=request.scope.kind.value,
+                document_version=plan.document_version,
+                target_names=tuple(optout.short_target for optout, _ in plan.targets),
+                settled=settled,
+                last_settled_at=iso_utc(datetime.now(UTC)) if settled_now else None,
+                occurred_at=request.occurred_at,
+                source=request.source,
+            )
+        )
+
+    # ------------------------------------------------------------------ whole-message outcomes
+
+    def _reject_message(
+        self, message: InboundMessage, event: PartialOptOut, error: PermanentError
     ) -> RecordOutcome:
-        """The DLQ refused the record. Before the last receive SQS brings it back; on the last
-        one a fresh copy takes its place, so the redrive policy never moves it without a reason."""
-        log = {"error_code": error.code, "dead_letter_error_code": failure.code}
-        if message.receive_count >= self.max_receive_count and not message.is_fifo:
-            try:
-                self.source_queue.requeue(message, CARRY_DELAY_SECONDS, event_id)
-            except TransientError:
-                logger.error("Could not dead-letter the record nor re-enqueue it", extra=log)
-            else:
-                logger.warning("Could not dead-letter the record; re-enqueued a fresh copy", extra=log)
-                return RecordOutcome.done(None)
-        logger.warning("Could not dead-letter the record; it goes back to the queue", extra=log)
-        return RecordOutcome.give_back(failure.code)
+        failure = self.effects.dead_letter(message, event, error)
+        if failure is not None:
+            return self.effects.keep(message, event.event_id, failure)
+        if event.phone is not None and event.provider is not None:
+            logger.thread_safe_append_keys(provider=event.provider, phone=event.phone.masked)
+            self.effects.try_write(self._entry(message, event, Status.REJECTED, 0, error=error))
+        provider = event.provider or UNKNOWN_PROVIDER
+        self.metrics.count(provider, "Rejected")
+        self.metrics.count(provider, "DeadLettered")
+        return RecordOutcome.done(Status.REJECTED)
+
+    def _message_back(self, message: InboundMessage, event_id: str, error: TransientError) -> RecordOutcome:
+        """The whole message could not be worked on (the ledger or the targets store down)."""
+        if message.receive_count < self.max_receive_count:
+            logger.warning(
+                "Could not start the record; it goes back to the queue", extra={"error_code": error.code}
+            )
+            return RecordOutcome.give_back(error.code)
+        failure = self.effects.dead_letter(message, PartialOptOut(event_id), error)
+        return (
+            RecordOutcome.done(Status.FAILED)
+            if failure is None
+            else self.effects.keep(message, event_id, failure)
+        )
 
     def _unexpected(self, message: InboundMessage, error: Exception, provider: str | None) -> RecordOutcome:
         name = type(error).__name__
@@ -420,29 +409,12 @@ class Relay:
             f"unexpected {name} while handling the record (see the function's logs for "
             f"correlation id {message.message_id})",
         )
-        event = PartialOptOut(message.pinned_event_id or message.message_id)
-        return self._dead_letter(message, event, internal, None)
+        event_id = message.pinned_event_id or message.message_id
+        failure = self.effects.dead_letter(message, PartialOptOut(event_id), internal)
+        return RecordOutcome.done(None) if failure is None else self.effects.keep(message, event_id, failure)
 
-    def _try_write(
-        self,
-        message: InboundMessage,
-        event: OptOut | PartialOptOut,
-        status: Status,
-        calls: int,
-        *,
-        http_status: int | None = None,
-        error: RelayError | None = None,
-    ) -> None:
-        """A step on the way (retrying, failed, rejected): if the ledger is down, the record's
-        fate does not change; the DLQ and the logs still say what happened."""
-        entry = self._entry(message, event, status, calls, http_status=http_status, error=error)
-        try:
-            self.ledger.record(entry)
-        except TransientError as failure:
-            logger.warning(
-                "Could not record a step in the ledger",
-                extra={"status": status.value, "error_code": failure.code, "calls": calls},
-            )
+    def _count(self, optout: OptOut, status: Status) -> None:
+        self.metrics.count(optout.provider, METRIC_FOR_STATUS[status])
 
     def _entry(
         self,
@@ -450,15 +422,19 @@ class Relay:
         event: OptOut | PartialOptOut,
         status: Status,
         calls: int,
-        *,
         http_status: int | None = None,
+        *,
         error: RelayError | None = None,
     ) -> LedgerEntry:
         assert event.phone is not None and event.provider is not None
         list_ref = event.list_ref
+        if isinstance(event, OptOut):
+            target = event.target
+        else:
+            target = ledger_target(event.provider, list_ref.value if list_ref else None, event.event_id)
         return LedgerEntry(
             phone_number=event.phone.e164,
-            target=ledger_target(event.provider, list_ref.value if list_ref else None, event.event_id),
+            target=target,
             event_id=event.event_id,
             provider=event.provider,
             status=status,
@@ -467,17 +443,18 @@ class Relay:
             list_field=list_ref.field if list_ref else None,
             list_value=list_ref.value if list_ref else None,
             attempts_added=calls,
-            http_status=http_status,
+            http_status=http_status if http_status is not None else (error.http_status if error else None),
             error_code=error.code if error else None,
             error_message=error.message if error else None,
             occurred_at=event.occurred_at,
             source=event.source,
+            account=event.account_id if isinstance(event, OptOut) else None,
         )
 
 
-def _has_waited(message: InboundMessage) -> bool:
-    """Deferred or retried before, or a re-enqueued copy: its turn for budget has come."""
-    return message.receive_count > 1 or message.pinned_event_id is not None
+def _strongest(statuses: list[Status]) -> Status | None:
+    order = [Status.UNSUBSCRIBED, Status.NOT_SUBSCRIBED, Status.REJECTED, Status.FAILED]
+    return next((status for status in order if status in statuses), None)
 
 
 def _describe(error: Exception) -> str:

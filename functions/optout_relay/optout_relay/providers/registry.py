@@ -6,11 +6,13 @@ template checks) reads these two maps.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 
-from optout_relay.domain.targets import ProviderDefaults
+from optout_relay.domain.targets import Account, ProviderDefaults
 from optout_relay.providers.base import ProviderAdapter
 from optout_relay.providers.contract import ProviderContract
+from optout_relay.providers.http import HttpClient
 from optout_relay.providers.tatango import TatangoAdapter
 from optout_relay.providers.trackly import TracklyAdapter
 
@@ -47,3 +49,20 @@ def contract_defaults() -> dict[str, ProviderDefaults]:
         name: ProviderDefaults(contract, contract.default_base_url, contract.default_max_rps, secret_id="")
         for name, contract in CONTRACTS.items()
     }
+
+
+class AdapterPerAccount:
+    """``domain.ports.AccountClients``: one adapter per provider and base URL, built on first
+    use and shared by the accounts that have both (one HTTP pool for all of them)."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+        self._built: dict[tuple[str, str], ProviderAdapter] = {}
+        self._lock = threading.Lock()
+
+    def client_for(self, account: Account) -> ProviderAdapter:
+        key = (account.provider, account.base_url)
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = PROVIDERS[account.provider](account.base_url, self.http)
+            return self._built[key]
