@@ -340,7 +340,7 @@ def aws_actions_called_by_code(package: Path = FUNCTION_PACKAGE) -> set[str]:
 
 def metric_names_emitted_by_code(package: Path = FUNCTION_PACKAGE) -> set[str]:
     """Per-provider EMF metric names: the relay's status metrics and every ``count(..., "X")``."""
-    from optout_relay.domain.relay import METRIC_FOR_STATUS
+    from optout_relay.domain.settle import METRIC_FOR_STATUS
 
     names = set(METRIC_FOR_STATUS.values())
     for path in _python_files(package):

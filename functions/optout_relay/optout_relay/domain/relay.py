@@ -11,65 +11,30 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 
 from optout_relay.domain.batch import Plan, Planner, PreparedBatch
-from optout_relay.domain.confirmation import Confirmation, carried
+from optout_relay.domain.confirmation import carried
 from optout_relay.domain.effects import Effects
 from optout_relay.domain.events import InvalidOptOut, OptOutRequest, parse_optout
 from optout_relay.domain.model import (
-    FanOutSummary,
     InboundMessage,
-    LedgerEntry,
     OptOut,
     PartialOptOut,
     RecordOutcome,
     Status,
-    ledger_target,
     target_id,
 )
 from optout_relay.domain.ports import DeadLetters, Ledger, SourceQueue
 from optout_relay.domain.provider_rules import FieldProblem, ProviderRules
+from optout_relay.domain.settle import FINAL, Settler, entry_for
 from optout_relay.domain.target_call import ProviderCaller, Step, TargetResult
 from optout_relay.domain.targets import Account
-from optout_relay.domain.timestamps import iso_utc
 from optout_relay.errors import InvalidEvent, PermanentError, RelayError, TransientError
 from optout_relay.masking import mask_numbers
 from optout_relay.observability import OutcomeMetrics, logger
 
-METRIC_FOR_STATUS = {
-    Status.UNSUBSCRIBED: "Unsubscribed",
-    Status.NOT_SUBSCRIBED: "NotSubscribed",
-    Status.REJECTED: "Rejected",
-    Status.RETRYING: "Retried",
-    Status.FAILED: "Failed",
-}
 UNKNOWN_PROVIDER = "unknown"
-FINAL = frozenset({Status.UNSUBSCRIBED, Status.NOT_SUBSCRIBED, Status.REJECTED, Status.FAILED})
-
-
-@dataclass
-class Tally:
-    """What a record's targets came to in one delivery."""
-
-    settled: list[Status] = field(default_factory=list)  # final outcomes recorded now
-    known: list[Status] = field(default_factory=list)  # final before this delivery
-    unwritten: list[Confirmation] = field(default_factory=list)
-    write_error: TransientError | None = None
-    back: list[TargetResult] = field(default_factory=list)
-    postponed: list[TargetResult] = field(default_factory=list)
-    dead_letter_failure: TransientError | None = None
-
-    def shared(self, result: TargetResult, metrics: OutcomeMetrics) -> None:
-        """A target settled before, or called by another delivery in this batch."""
-        if result.known is not None:
-            metrics.count(result.optout.provider, "DuplicateSkipped")
-            self.known.append(result.known)
-        elif result.step is Step.RETRY:
-            self.back.append(result)
-        elif result.step is Step.POSTPONED:
-            self.postponed.append(result)
 
 
 @dataclass
@@ -82,6 +47,9 @@ class Relay:
     default_region: str = "US"
     # Runs the targets of a fan-out side by side (RECORD_CONCURRENCY bounds the calls).
     executor: Executor | None = None
+
+    def __post_init__(self) -> None:
+        self.settler = Settler(self.effects, self.metrics)
 
     @property
     def ledger(self) -> Ledger:
@@ -174,7 +142,7 @@ class Relay:
         except TransientError as error:
             return self._message_back(message, request.event_id, error)
         results = self._run_targets(message, plan, statuses, remaining_seconds, batch)
-        return self._decide(message, plan, statuses, results, remaining_seconds)
+        return self.settler.decide(message, plan, statuses, results, remaining_seconds)
 
     # ------------------------------------------------------------------ the targets
 
@@ -241,126 +209,6 @@ class Relay:
 
     # ------------------------------------------------------------------ the record's fate
 
-    def _decide(
-        self,
-        message: InboundMessage,
-        plan: Plan,
-        statuses: Mapping[tuple[str, str], Status | None],
-        results: list[TargetResult],
-        remaining_seconds: Callable[[], float],
-    ) -> RecordOutcome:
-        """Records what each target's result means, then decides the record's fate, once."""
-        tally = Tally()
-        final_receive = message.receive_count >= self.max_receive_count
-        for result in results:
-            if result.duplicate:
-                tally.shared(result, self.metrics)
-            elif result.step is Step.ANSWERED:
-                self._record_answer(message, result, tally, remaining_seconds)
-            elif result.step is Step.NOT_APPLICABLE:
-                entry = self._entry(message, result.optout, Status.NOT_SUBSCRIBED, 0, error=result.error)
-                if self.effects.try_write(entry):
-                    tally.settled.append(Status.NOT_SUBSCRIBED)
-            elif result.step is Step.REJECTED or (result.step is Step.RETRY and final_receive):
-                self._record_final_failure(message, result, tally)
-            elif result.step is Step.RETRY:
-                entry = self._entry(message, result.optout, Status.RETRYING, result.calls, error=result.error)
-                self.effects.try_write(entry)
-                self._count(result.optout, Status.RETRYING)
-                tally.back.append(result)
-            else:
-                if result.calls:
-                    self.effects.try_write(self._entry(message, result.optout, Status.RETRYING, result.calls))
-                tally.postponed.append(result)
-        if plan.request.fans_out:
-            self._summarise(plan, statuses, results, tally.settled)
-        return self._fate(message, plan.request.event_id, tally)
-
-    def _record_answer(
-        self,
-        message: InboundMessage,
-        result: TargetResult,
-        tally: Tally,
-        remaining_seconds: Callable[[], float],
-    ) -> None:
-        optout, answer = result.optout, result.answer
-        assert answer is not None
-        entry = self._entry(message, optout, answer.status, result.calls, answer.http_status)
-        failure = self.effects.write_answer(message, entry, remaining_seconds)
-        if failure is not None:
-            tally.write_error = failure
-            tally.unwritten.append(Confirmation(optout.target, answer, result.calls))
-            self.metrics.count(optout.provider, "ConfirmationCarried")
-            return
-        logger.info(
-            "Opt-out relayed",
-            extra={
-                "target": mask_numbers(optout.short_target),
-                "status": answer.status.value,
-                "http_status": answer.http_status,
-            },
-        )
-        self._count(optout, answer.status)
-        tally.settled.append(answer.status)
-
-    def _record_final_failure(self, message: InboundMessage, result: TargetResult, tally: Tally) -> None:
-        """A permanent failure, or retries exhausted on the last receive: this target's own
-        dead letter first (naming the target), then its final ledger item."""
-        optout, error = result.optout, result.error
-        assert error is not None
-        status = Status.REJECTED if result.step is Step.REJECTED else Status.FAILED
-        failure = self.effects.dead_letter(message, optout, error)
-        if failure is not None:
-            tally.dead_letter_failure = failure
-            return
-        self.effects.try_write(self._entry(message, optout, status, result.calls, error=error))
-        self._count(optout, status)
-        self.metrics.count(optout.provider, "DeadLettered")
-        tally.settled.append(status)
-
-    def _fate(self, message: InboundMessage, event_id: str, tally: Tally) -> RecordOutcome:
-        if tally.unwritten and tally.write_error is not None:
-            return self.effects.carry(message, event_id, tally.unwritten, tally.write_error)
-        if tally.dead_letter_failure is not None:
-            return self.effects.keep(message, event_id, tally.dead_letter_failure)
-        if tally.back:
-            defer_for = max((r.defer_for for r in tally.back if r.defer_for is not None), default=None)
-            if defer_for is not None:
-                self.effects.source_queue.defer(message, defer_for)
-            code = tally.back[0].error.code if tally.back[0].error else "retry"
-            logger.warning(
-                "Transient failure; the record goes back to the queue for its unsettled targets",
-                extra={"targets": len(tally.back), "error_code": code, "deferred_seconds": defer_for},
-            )
-            return RecordOutcome.give_back(code, Status.RETRYING)
-        if tally.postponed:
-            wait = max(r.wait for r in tally.postponed)
-            return self.effects.postpone(message, event_id, wait, tally.postponed[0].reason or "postponed")
-        return RecordOutcome.done(_strongest(tally.settled + tally.known))
-
-    def _summarise(
-        self,
-        plan: Plan,
-        statuses: Mapping[tuple[str, str], Status | None],
-        results: list[TargetResult],
-        settled_now: list[Status],
-    ) -> None:
-        settled = sum(1 for r in results if r.known in FINAL) + len(settled_now)
-        request = plan.request
-        self.effects.summarise(
-            FanOutSummary(
-                phone_number=request.phone.e164,
-                event_id=request.event_id,
-                scope=request.scope.kind.value,
-                document_version=plan.document_version,
-                target_names=tuple(optout.short_target for optout, _ in plan.targets),
-                settled=settled,
-                last_settled_at=iso_utc(datetime.now(UTC)) if settled_now else None,
-                occurred_at=request.occurred_at,
-                source=request.source,
-            )
-        )
-
     # ------------------------------------------------------------------ whole-message outcomes
 
     def _reject_message(
@@ -371,7 +219,7 @@ class Relay:
             return self.effects.keep(message, event.event_id, failure)
         if event.phone is not None and event.provider is not None:
             logger.thread_safe_append_keys(provider=event.provider, phone=event.phone.masked)
-            self.effects.try_write(self._entry(message, event, Status.REJECTED, 0, error=error))
+            self.effects.try_write(entry_for(message, event, Status.REJECTED, 0, error=error))
         provider = event.provider or UNKNOWN_PROVIDER
         self.metrics.count(provider, "Rejected")
         self.metrics.count(provider, "DeadLettered")
@@ -412,49 +260,6 @@ class Relay:
         event_id = message.pinned_event_id or message.message_id
         failure = self.effects.dead_letter(message, PartialOptOut(event_id), internal)
         return RecordOutcome.done(None) if failure is None else self.effects.keep(message, event_id, failure)
-
-    def _count(self, optout: OptOut, status: Status) -> None:
-        self.metrics.count(optout.provider, METRIC_FOR_STATUS[status])
-
-    def _entry(
-        self,
-        message: InboundMessage,
-        event: OptOut | PartialOptOut,
-        status: Status,
-        calls: int,
-        http_status: int | None = None,
-        *,
-        error: RelayError | None = None,
-    ) -> LedgerEntry:
-        assert event.phone is not None and event.provider is not None
-        list_ref = event.list_ref
-        if isinstance(event, OptOut):
-            target = event.target
-        else:
-            target = ledger_target(event.provider, list_ref.value if list_ref else None, event.event_id)
-        return LedgerEntry(
-            phone_number=event.phone.e164,
-            target=target,
-            event_id=event.event_id,
-            provider=event.provider,
-            status=status,
-            message_id=message.message_id,
-            receive_count=message.receive_count,
-            list_field=list_ref.field if list_ref else None,
-            list_value=list_ref.value if list_ref else None,
-            attempts_added=calls,
-            http_status=http_status if http_status is not None else (error.http_status if error else None),
-            error_code=error.code if error else None,
-            error_message=error.message if error else None,
-            occurred_at=event.occurred_at,
-            source=event.source,
-            account=event.account_id if isinstance(event, OptOut) else None,
-        )
-
-
-def _strongest(statuses: list[Status]) -> Status | None:
-    order = [Status.UNSUBSCRIBED, Status.NOT_SUBSCRIBED, Status.REJECTED, Status.FAILED]
-    return next((status for status in order if status in statuses), None)
 
 
 def _describe(error: Exception) -> str:
