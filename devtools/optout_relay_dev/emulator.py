@@ -30,6 +30,7 @@ import yaml
 
 from optout_relay_dev.lifecycle import Startable
 from optout_relay_dev.local_stack import LocalStack, create_local_stack
+from optout_relay_dev.moto_server import quiet_werkzeug
 from optout_relay_dev.simulators.base import SimulatorOptions
 from optout_relay_dev.simulators.faults import FaultRates
 from optout_relay_dev.simulators.tatango import TatangoSimulator
@@ -122,19 +123,6 @@ def read_state(path: Path) -> EmulatorState | None:
     except FileNotFoundError:
         return None
     return EmulatorState.from_json(text)
-
-
-def quiet_werkzeug(handler: logging.Handler | None = None) -> None:
-    """moto's server logs every request through werkzeug: keep that off the terminal
-    (warnings and errors go to ``handler`` when one is given)."""
-    werkzeug = logging.getLogger("werkzeug")
-    werkzeug.setLevel(logging.WARNING)
-    werkzeug.propagate = False
-    if handler is None and werkzeug.handlers:
-        return
-    for existing in list(werkzeug.handlers):
-        werkzeug.removeHandler(existing)
-    werkzeug.addHandler(handler or logging.NullHandler())
 
 
 def _check_port_free(port: int) -> None:

@@ -19,6 +19,7 @@ port).
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -42,6 +43,19 @@ class DynamoDbOneAtATime:
             with self.lock:
                 return list(self.app(environ, start_response))
         return self.app(environ, start_response)
+
+
+def quiet_werkzeug(handler: logging.Handler | None = None) -> None:
+    """moto's server logs every request through werkzeug: keep that off the terminal
+    (warnings and errors go to ``handler`` when one is given)."""
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.setLevel(logging.WARNING)
+    werkzeug.propagate = False
+    if handler is None and werkzeug.handlers:
+        return
+    for existing in list(werkzeug.handlers):
+        werkzeug.removeHandler(existing)
+    werkzeug.addHandler(handler or logging.NullHandler())
 
 
 def wait_for_messages(queue: Any, timeout: float) -> None:
@@ -113,7 +127,6 @@ def in_a_process(host: str = "127.0.0.1") -> Iterator[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from optout_relay_dev.emulator import quiet_werkzeug
 
     args = list(sys.argv[1:] if argv is None else argv)
     quiet_werkzeug()
