@@ -529,6 +529,22 @@ def check_environment_defined(template: Template, names: Iterable[str]) -> list[
     ]
 
 
+def _provider_url_and_rate_wiring(
+    template: Template, env: dict[str, Any], name: str, adapter: Any
+) -> list[str]:
+    problems = []
+    variable = f"{name.upper()}_BASE_URL"
+    base = ref(env.get(variable))
+    spec = parameter(template, base) if base else None
+    if spec is None:
+        problems.append(f"{variable} is not a parameter reference")
+    elif spec.get("Default") != adapter.default_base_url:
+        problems.append(f"{variable} defaults to {spec.get('Default')!r}, not {adapter.default_base_url!r}")
+    if hasattr(adapter, "default_max_rps"):
+        problems += _rate_wiring(template, env, f"{name.upper()}_MAX_RPS", adapter.default_max_rps)
+    return problems
+
+
 def check_environment_wiring(template: Template) -> list[str]:
     """Each variable that names a resource is wired to that resource of this template."""
     from optout_relay.providers.registry import PROVIDERS
@@ -556,18 +572,7 @@ def check_environment_wiring(template: Template) -> list[str]:
         secret = refers(f"{name.upper()}_SECRET_ID", "AWS::SecretsManager::Secret")
         if secret is not None and not secret.lower().startswith(name):
             problems.append(f"{name.upper()}_SECRET_ID names {secret}, not the {name} secret")
-        variable = f"{name.upper()}_BASE_URL"
-        base = ref(env.get(variable))
-        spec = parameter(template, base) if base else None
-        if spec is None:
-            problems.append(f"{variable} is not a parameter reference")
-        elif spec.get("Default") != adapter.default_base_url:
-            problems.append(
-                f"{variable} defaults to {spec.get('Default')!r}, not {adapter.default_base_url!r}"
-            )
-
-        if hasattr(adapter, "default_max_rps"):
-            problems += _rate_wiring(template, env, f"{name.upper()}_MAX_RPS", adapter.default_max_rps)
+        problems += _provider_url_and_rate_wiring(template, env, name, adapter)
 
     redrive = [
         (queue.get("RedrivePolicy") or {}).get("maxReceiveCount")

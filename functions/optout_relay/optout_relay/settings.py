@@ -56,85 +56,94 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every setting; report all problems in one error."""
-        source = os.environ if env is None else env
-        problems: list[str] = []
-
-        def required(name: str) -> str:
-            value = source.get(name, "").strip()
-            if not value:
-                problems.append(f"{name} is required but not set")
-            return value
-
-        def number(name: str, default: float, minimum: float, maximum: float) -> float:
-            raw = source.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                problems.append(f"{name} must be a number, got {raw!r}")
-                return default
-            if not minimum <= value <= maximum:
-                problems.append(f"{name} must be between {minimum:g} and {maximum:g}, got {raw}")
-            return value
-
-        def integer(name: str, default: int, minimum: int, maximum: int) -> int:
-            raw = source.get(name, "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit() or not minimum <= int(raw) <= maximum:
-                problems.append(f"{name} must be a whole number from {minimum} to {maximum}, got {raw!r}")
-                return default
-            return int(raw)
-
-        def base_url(name: str, default: str) -> str:
-            url = source.get(name, "").strip() or default
-            problem = base_url_problem(url)
-            if problem:
-                problems.append(f"{name} {problem}")
-            return url.rstrip("/")
-
-        def rate(name: str, default: float | None) -> float | None:
-            raw = source.get(name, "").strip()
-            if not raw:
-                return default
-            parsed = parse_rate(raw)
-            if parsed is None:
-                problems.append(f"{name} must be {RATE_SYNTAX}")
-                return default
-            return parsed.per_second
-
-        def optional(name: str) -> str | None:
-            return source.get(name, "").strip() or None
-
+        read = _EnvReader(os.environ if env is None else env)
         providers = {
             name: ProviderSettings(
                 name=name,
-                base_url=base_url(f"{name.upper()}_BASE_URL", adapter.default_base_url),
-                secret_id=required(f"{name.upper()}_SECRET_ID"),
-                max_rps=rate(f"{name.upper()}_MAX_RPS", adapter.default_max_rps),
+                base_url=read.base_url(f"{name.upper()}_BASE_URL", adapter.default_base_url),
+                secret_id=read.required(f"{name.upper()}_SECRET_ID"),
+                max_rps=read.rate(f"{name.upper()}_MAX_RPS", adapter.default_max_rps),
             )
             for name, adapter in PROVIDERS.items()
         }
-        region = source.get("DEFAULT_PHONE_REGION", "").strip().upper() or "US"
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            problems.append(
-                f"DEFAULT_PHONE_REGION must be an ISO 3166 region code such as US, got {region!r}"
-            )
-
         settings = cls(
-            results_table_name=required("RESULTS_TABLE_NAME"),
-            dead_letter_queue_url=required("DEAD_LETTER_QUEUE_URL"),
+            results_table_name=read.required("RESULTS_TABLE_NAME"),
+            dead_letter_queue_url=read.required("DEAD_LETTER_QUEUE_URL"),
             providers=providers,
-            provider_timeout_seconds=number("PROVIDER_TIMEOUT_SECONDS", 10.0, 0.1, 900.0),
-            retry_max_delay_seconds=number("RETRY_MAX_DELAY_SECONDS", 30.0, 0.0, 900.0),
-            default_phone_region=region,
-            max_receive_count=integer("MAX_RECEIVE_COUNT", 5, 1, 1000),
-            max_attempts_per_invocation=integer("MAX_ATTEMPTS_PER_INVOCATION", 3, 1, 20),
-            ledger_retention_days=integer("LEDGER_RETENTION_DAYS", 0, 0, 36_500),
-            record_concurrency=integer("RECORD_CONCURRENCY", 25, 1, 64),
-            targets_table_name=optional("TARGETS_TABLE_NAME"),
+            provider_timeout_seconds=read.number("PROVIDER_TIMEOUT_SECONDS", 10.0, 0.1, 900.0),
+            retry_max_delay_seconds=read.number("RETRY_MAX_DELAY_SECONDS", 30.0, 0.0, 900.0),
+            default_phone_region=read.region("DEFAULT_PHONE_REGION", "US"),
+            max_receive_count=read.integer("MAX_RECEIVE_COUNT", 5, 1, 1000),
+            max_attempts_per_invocation=read.integer("MAX_ATTEMPTS_PER_INVOCATION", 3, 1, 20),
+            ledger_retention_days=read.integer("LEDGER_RETENTION_DAYS", 0, 0, 36_500),
+            record_concurrency=read.integer("RECORD_CONCURRENCY", 25, 1, 64),
+            targets_table_name=read.optional("TARGETS_TABLE_NAME"),
         )
-        if problems:
-            raise ConfigurationError("optout-relay is misconfigured: " + "; ".join(problems))
+        if read.problems:
+            raise ConfigurationError("optout-relay is misconfigured: " + "; ".join(read.problems))
         return settings
+
+
+class _EnvReader:
+    """Reads environment variables, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, source: Mapping[str, str]) -> None:
+        self.source = source
+        self.problems: list[str] = []
+
+    def _raw(self, name: str) -> str:
+        return self.source.get(name, "").strip()
+
+    def required(self, name: str) -> str:
+        value = self._raw(name)
+        if not value:
+            self.problems.append(f"{name} is required but not set")
+        return value
+
+    def optional(self, name: str) -> str | None:
+        return self._raw(name) or None
+
+    def number(self, name: str, default: float, minimum: float, maximum: float) -> float:
+        raw = self._raw(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be a number, got {raw!r}")
+            return default
+        if not minimum <= value <= maximum:
+            self.problems.append(f"{name} must be between {minimum:g} and {maximum:g}, got {raw}")
+        return value
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
+        raw = self._raw(name)
+        if not raw:
+            return default
+        if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+            self.problems.append(f"{name} must be a whole number from {minimum} to {maximum}, got {raw!r}")
+            return default
+        return int(raw)
+
+    def base_url(self, name: str, default: str) -> str:
+        url = self._raw(name) or default
+        problem = base_url_problem(url)
+        if problem:
+            self.problems.append(f"{name} {problem}")
+        return url.rstrip("/")
+
+    def rate(self, name: str, default: float | None) -> float | None:
+        raw = self._raw(name)
+        if not raw:
+            return default
+        parsed = parse_rate(raw)
+        if parsed is None:
+            self.problems.append(f"{name} must be {RATE_SYNTAX}")
+            return default
+        return parsed.per_second
+
+    def region(self, name: str, default: str) -> str:
+        region = self._raw(name).upper() or default
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            self.problems.append(f"{name} must be an ISO 3166 region code such as US, got {region!r}")
+        return region
