@@ -32,11 +32,14 @@ class TatangoContract(ProviderContract):
     def parse_list_value(self, value: object, default_region: str) -> ListRef:
         if isinstance(value, bool):
             value = None
-        if isinstance(value, float) and value.is_integer():  # JSON 42.0 is the integer 42
-            value = int(value)
-        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-            value = int(value.strip())
-        if not isinstance(value, int) or value <= 0 or len(str(value)) > _MAX_LIST_ID_DIGITS:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 10**_MAX_LIST_ID_DIGITS:
+            value = int(value)  # JSON 42.0 is the integer 42
+        if isinstance(value, str):
+            # Length first: int() refuses strings of more than 4,300 digits with a ValueError.
+            digits = value.strip().lstrip("0") or "0"
+            if digits.isascii() and digits.isdigit() and len(digits) <= _MAX_LIST_ID_DIGITS:
+                value = int(digits)
+        if not isinstance(value, int) or not 0 < value < 10**_MAX_LIST_ID_DIGITS:
             raise FieldProblem("schema_violation", "must be a positive integer (or a string of digits)")
         return ListRef(self.list_field, str(value))
 
