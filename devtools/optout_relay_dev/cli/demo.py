@@ -152,7 +152,7 @@ def _report(
     outcomes: dict[str, Counter[str]] = {}
     for item in ledger.values():
         outcomes.setdefault(str(item.get("provider")), Counter())[str(item.get("status"))] += 1
-    calls = {"trackly": emulator.trackly.calls, "tatango": emulator.tatango.calls}
+    calls = {name: simulator.calls for name, simulator in emulator.simulators.items()}
     targets_called = sum(1 for item in ledger.values() if int(item.get("attempts", 0)) > 0)
     return DemoReport(
         published=len(published),

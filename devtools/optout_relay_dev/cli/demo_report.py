@@ -18,8 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from optout_relay_dev.cli.dead_letters import NO_CODE, DeadLetter
+from optout_relay_dev.cli.event_reading import validation_providers
 from optout_relay_dev.cli.ledger_view import SETTLED
-from optout_relay_dev.cli.rows import validation_providers
 
 OUTCOMES = ("unsubscribed", "not_subscribed", "rejected", "failed", "retrying")
 

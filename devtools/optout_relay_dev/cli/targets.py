@@ -31,6 +31,7 @@ from optout_relay_dev.cli.targets_access import (
     who_applies,
 )
 from optout_relay_dev.cli.targets_changes import Changes, diff_documents
+from optout_relay_dev.simulators.registry import local_secrets
 
 MAX_CHANGES_SHOWN = 60
 FileArgument = Annotated[Path, typer.Argument(help="The document: a .yaml/.yml or .json file.")]
@@ -180,9 +181,7 @@ def apply_document(
     version = versions.latest + 1
     put_version(target, version, raw, who_applies(target))
     if target.is_local:
-        from optout_relay_dev.emulator import PROVIDER_SECRETS  # the simulators' credentials
-
-        for secret in create_local_secrets(target, document, dict(PROVIDER_SECRETS)):
+        for secret in create_local_secrets(target, document, local_secrets()):
             terminal.stderr().print(f"note: created the local secret {escape(secret)}")
     base = f"version {in_force.stored.version}" if in_force else "no document"
     out.print(changes_table(changes, f"Applied version {version} (from {base}): {changes.summary()}"))
