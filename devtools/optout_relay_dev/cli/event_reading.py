@@ -137,6 +137,12 @@ def _scope_of(optout: OptOut, body: str) -> Scope:
     return Scope.single(optout.provider, optout.list_ref, account if isinstance(account, str) else None)
 
 
+def declared_scope(body: str) -> str | None:
+    """The ``scope`` a body declares, read without validating anything else."""
+    scope = _raw(body).get("scope")
+    return scope if isinstance(scope, str) else None
+
+
 def _raw(body: str) -> Mapping[str, Any]:
     try:
         return unwrap_envelope(body)

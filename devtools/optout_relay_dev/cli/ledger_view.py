@@ -80,7 +80,14 @@ def get_items(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """The row of each of these (phone_number, target) keys (BatchGetItem, 100 item keys at a time)."""
     targets = sorted(set(keys))
-    wanted = sorted({(phone, key) for phone, target in targets for key in keys_of(target)})
+    wanted = {(phone, key) for phone, target in targets for key in keys_of(target)}
+    raw = get_raw_items(dynamodb, table_name, wanted)
+    return {(str(row[PARTITION_KEY]), str(row[SORT_KEY])): row for row in merge_items(raw)}
+
+
+def get_raw_items(dynamodb: Any, table_name: str, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The items stored under these exact (phone_number, sort key) keys, as stored."""
+    wanted = sorted(set(keys))
     raw: list[dict[str, Any]] = []
     for start in range(0, len(wanted), 100):
         request: dict[str, Any] = {
@@ -95,7 +102,7 @@ def get_items(
             response = dynamodb.batch_get_item(RequestItems=request)
             raw.extend(item_from_dynamodb(item) for item in response.get("Responses", {}).get(table_name, []))
             request = response.get("UnprocessedKeys") or {}
-    return {(str(row[PARTITION_KEY]), str(row[SORT_KEY])): row for row in merge_items(raw)}
+    return raw
 
 
 def is_summary(item: dict[str, Any]) -> bool:
