@@ -180,14 +180,14 @@ def _fan_out_table(report: DemoReport) -> RenderableType:
         return Text(f"Fan-outs: none in this run ({where}).")
     groups: dict[str, list[FanOut]] = {}
     for fan_out in fan_outs:
-        label = fan_out.scope + (f"\n for {', '.join(fan_out.purposes)}" if fan_out.purposes else "")
+        label = fan_out.scope + (f"\n· {', '.join(fan_out.purposes)}" if fan_out.purposes else "")
         groups.setdefault(label, []).append(fan_out)
     table = Table(
         title=f"Fan-outs: {len(fan_outs)} events, {report.accounting.fan_outs_complete} complete ({where})",
         title_justify="left",
         box=box.SIMPLE_HEAD,
     )
-    table.add_column("scope")
+    table.add_column("scope\n· purposes", no_wrap=True)
     for name in (
         "events",
         "targets\neach",
