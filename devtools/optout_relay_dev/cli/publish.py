@@ -13,7 +13,15 @@ from rich.table import Table
 from optout_relay_dev.cli import console as terminal
 from optout_relay_dev.cli.app_context import state_dir_of
 from optout_relay_dev.cli.errors import CliError
-from optout_relay_dev.cli.rows import Row, RowProblem, Validation, ValidRow, read_file, validate
+from optout_relay_dev.cli.rows import (
+    Row,
+    RowProblem,
+    Validation,
+    ValidRow,
+    read_file,
+    split_purposes,
+    validate,
+)
 from optout_relay_dev.cli.sender import Outgoing, SendReport, send_messages
 from optout_relay_dev.cli.target import QUEUE_URL, RegionOption, StackNameOption, Target, resolve
 
@@ -90,7 +98,7 @@ def publish(
         "phone_number": phone,
         "list_number": list_number,
         "list_id": list_id,
-        "purposes": None if purposes is None else [p.strip() for p in purposes.split(",")],
+        "purposes": None if purposes is None else split_purposes(purposes),
         "event_id": event_id,
         "source": source,
         "occurred_at": occurred_at,

@@ -140,10 +140,15 @@ def _read_csv(path: Path, handle: Iterable[str]) -> tuple[list[Row], tuple[str, 
                     if name in CONTRACT_FIELDS and cell.strip()
                 }
                 if "purposes" in fields:
-                    fields["purposes"] = [p.strip() for p in PURPOSE_SEPARATOR.split(fields["purposes"])]
+                    fields["purposes"] = split_purposes(fields["purposes"])
                 rows.append(Row(line, fields))
         line = reader.line_num + 1
     return rows, ignored
+
+
+def split_purposes(text: str) -> list[str]:
+    """``marketing; alerts`` as ``["marketing", "alerts"]`` (a stray separator adds nothing)."""
+    return [tag.strip() for tag in PURPOSE_SEPARATOR.split(text) if tag.strip()]
 
 
 def _read_jsonl(handle: Iterable[str]) -> list[Row]:
