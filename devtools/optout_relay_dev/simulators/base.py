@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Self, TypedDict
+from typing import Any, ClassVar, Self, TypedDict, Unpack
 
 from optout_relay_dev.lifecycle import Startable
 from optout_relay_dev.simulators.faults import Fault, FaultInjector, FaultKind, FaultRates
@@ -276,11 +276,42 @@ class ProviderSimulator(ABC, Startable):
     """A provider's API on a loopback port, with inspectable state and injectable faults.
 
     Subclasses implement ``handle`` (the provider's behaviour, under ``self._lock``) and
-    ``error_response`` (the provider's error body format).
+    ``error_response`` (the provider's error body format), and what the local emulation
+    and demos need from every provider alike (``simulators.registry``): a simulator that
+    accepts ``local_credentials``, list references to use, and subscriptions.
     """
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # the provider's name in the relay's registry
     rate_limit_message: ClassVar[str] = "Too many requests"
+    # The secret the local emulation stores for an account of this provider: the JSON the
+    # provider's contract reads credentials from, and that ``for_local`` accepts.
+    local_credentials: ClassVar[Mapping[str, str]]
+
+    @classmethod
+    @abstractmethod
+    def for_local(cls, **options: Unpack[SimulatorOptions]) -> Self:
+        """A simulator that accepts ``local_credentials``."""
+
+    @classmethod
+    @abstractmethod
+    def sample_list(cls, index: int) -> str | int:
+        """A valid list reference (as an event carries it), a different one per ``index``."""
+
+    @abstractmethod
+    def add_list(self, list_value: str, /) -> None:
+        """Make the list exist, with no one on it."""
+
+    @abstractmethod
+    def subscribe(self, list_value: str, phone_number: str, /) -> None:
+        """Put ``phone_number`` (E.164) on the list, creating the list if needed."""
+
+    @abstractmethod
+    def is_subscribed(self, list_value: str, phone_number: str, /) -> bool:
+        """Whether ``phone_number`` (E.164) is an active subscriber of the list."""
+
+    @abstractmethod
+    def load_state(self, document: Mapping[str, Any], /) -> None:
+        """``{"lists": {list: [E.164 numbers]}}`` (and provider-specific keys)."""
 
     def __init__(
         self,

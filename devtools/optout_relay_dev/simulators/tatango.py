@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Unpack
+from typing import Any, ClassVar, Self, Unpack
 
 from optout_relay_dev.simulators.base import (
     ProviderSimulator,
@@ -121,6 +121,20 @@ class _Account:
 class TatangoSimulator(ProviderSimulator):
     name = "tatango"
     rate_limit_message = "Slow down!"
+    local_credentials: ClassVar[Mapping[str, str]] = {
+        "email": "relay@example.com",
+        "api_key": "tat_local_" + "0" * 24,
+    }
+
+    @classmethod
+    def for_local(cls, **options: Unpack[SimulatorOptions]) -> Self:
+        credentials = cls.local_credentials
+        return cls({credentials["email"]: credentials["api_key"]}, **options)
+
+    @classmethod
+    def sample_list(cls, index: int) -> int:
+        """List ids 4242, 4243, ..."""
+        return 4242 + index
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Unpack
+from typing import Any, ClassVar, Self, Unpack
 
 from optout_relay_dev.simulators.base import (
     ProviderSimulator,
@@ -39,6 +39,16 @@ class ListContact:
 class TracklySimulator(ProviderSimulator):
     name = "trackly"
     rate_limit_message = "Rate limit exceeded"
+    local_credentials: ClassVar[Mapping[str, str]] = {"api_key": "trk_local_" + "0" * 24}
+
+    @classmethod
+    def for_local(cls, **options: Unpack[SimulatorOptions]) -> Self:
+        return cls(api_keys=[cls.local_credentials["api_key"]], **options)
+
+    @classmethod
+    def sample_list(cls, index: int) -> str:
+        """Toll-free sending numbers: +18005550100, +18005550101, ..."""
+        return f"+1800555{100 + index:04d}"
 
     def __init__(self, api_keys: Iterable[str] = (), **options: Unpack[SimulatorOptions]) -> None:
         super().__init__(**options)
