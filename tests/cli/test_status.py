@@ -36,11 +36,15 @@ def test_published_file_drained_and_audited_by_number(cli: Cli, local: Local, tm
     assert items["tatango"]["status"] == "unsubscribed" and items["tatango"]["list_id"] == TATANGO_LIST
     assert items["trackly"]["occurred_at"] == "2026-04-11T12:00:00Z"
     assert items["trackly"]["event_id"].startswith("optouts.csv:2:")
+    assert items["trackly"]["evidence"]["unsubscribed"] is True
+    assert items["tatango"]["evidence"]["opted_out_at"].endswith("Z")
+    assert items["tatango"]["settled_at"] == items["tatango"]["processed_at"]
 
     table = cli("status", "+12065550100")
     assert table.exit_code == 0
     assert "unsubscribed" in table.stdout and "tatango" in table.stdout and "trackly" in table.stdout
     assert "Opted out everywhere it was sent" in table.stdout
+    assert "opted out 20" in table.stdout and "Date 20" in table.stdout  # the providers' evidence
 
     other = cli.json("status", "+12065550199")["items"]
     assert [item["status"] for item in other] == ["not_subscribed"]

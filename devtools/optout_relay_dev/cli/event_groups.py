@@ -16,6 +16,7 @@ from rich.text import Text
 from optout_relay_dev.cli.ledger_view import (
     account_of,
     error_text,
+    evidence_text,
     is_summary,
     list_value,
     short_time,
@@ -125,13 +126,13 @@ def event_table(group: EventGroup) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("account\nlist", no_wrap=True)
     table.add_column("status\ntries · http", no_wrap=True)
-    table.add_column("error", overflow="fold", ratio=1)
+    table.add_column("error / evidence", overflow="fold", ratio=1)
     table.add_column("occurred_at\nprocessed_at", no_wrap=True)
     for row in group.rows:
         table.add_row(
             f"{account_of(row)}\n{list_value(row)}",
             status_cell(row),
-            error_text(row),
+            "\n".join(text for text in (error_text(row), evidence_text(row)) if text),
             f"{short_time(row.get('occurred_at')) or '-'}\n{short_time(row.get('processed_at'))}",
         )
     for name in group.pending:

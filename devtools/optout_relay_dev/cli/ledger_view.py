@@ -128,6 +128,22 @@ def error_text(item: dict[str, Any], width: int = 120) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def evidence_text(item: dict[str, Any]) -> str:
+    """The provider's own confirmation, compact: its ``Date``, Tatango's opt-out time, the
+    request id (``--json`` shows the whole ``evidence`` map)."""
+    evidence = item.get("evidence")
+    if not isinstance(evidence, dict):
+        return ""
+    parts = []
+    if evidence.get("provider_date"):
+        parts.append(f"Date {short_time(evidence['provider_date'])}")
+    if evidence.get("opted_out_at"):
+        parts.append(f"opted out {short_time(evidence['opted_out_at'])}")
+    if evidence.get("request_id"):
+        parts.append(f"id {evidence['request_id']}")
+    return " · ".join(parts)
+
+
 def sort_key(item: dict[str, Any]) -> tuple[str, str]:
     return (str(item.get("occurred_at") or item.get("first_seen_at") or ""), str(item.get(SORT_KEY, "")))
 
@@ -146,14 +162,14 @@ def ledger_table(items: Sequence[dict[str, Any]], title: str | None = None) -> T
     table.add_column("account\nlist", no_wrap=True)
     table.add_column("event", overflow="fold", ratio=1)
     table.add_column("status\ntries · http", no_wrap=True)
-    table.add_column("error", overflow="fold", ratio=2)
+    table.add_column("error\nevidence", overflow="fold", ratio=2)
     table.add_column("occurred_at\nprocessed_at", no_wrap=True)
     for item in sorted(items, key=sort_key):
         table.add_row(
             f"{account_of(item)}\n{list_value(item)}",
             str(item.get("event_id", "")),
             status_cell(item),
-            error_text(item),
+            "\n".join(text for text in (error_text(item), evidence_text(item)) if text),
             f"{short_time(item.get('occurred_at')) or '-'}\n{short_time(item.get('processed_at'))}",
         )
     return table

@@ -3,7 +3,8 @@
 Tatango is a US short-code platform: the subscriber id is the 10-digit national
 number. A 404 "List not found" is permanent; any other 404 means the number is
 not on the list. The ``status`` text of a 200 differs between doc versions, so
-only the HTTP status and the presence of the subscriber record are trusted.
+only the HTTP status and the presence of the subscriber record are trusted. Its
+``opted_out_at`` (in any UTC offset) is kept as evidence when it reads as an instant.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from urllib3.util import make_headers
 
+from optout_relay.domain.evidence import instant_utc
 from optout_relay.domain.model import CallResult, Credentials, ListRef, Phone, Status
 from optout_relay.errors import PermanentError, TransientError
 from optout_relay.providers.base import ProviderAdapter
@@ -68,6 +70,7 @@ class TatangoAdapter(TatangoContract, ProviderAdapter):
             provider=self.name,
         )
         document = response.json()
+        secrets = (credentials.login, credentials.api_key)
         if response.status == 404:
             error = document.get("error") if isinstance(document, dict) else None
             if not isinstance(error, str):
@@ -79,7 +82,7 @@ class TatangoAdapter(TatangoContract, ProviderAdapter):
                 )
             if error.strip().lower() == "list not found":
                 raise PermanentError("list_not_found", f"tatango has no list {list_id}", http_status=404)
-            return CallResult(Status.NOT_SUBSCRIBED, 404)
+            return CallResult(Status.NOT_SUBSCRIBED, 404, response.evidence(secrets))
         self.raise_for_status(response)
         subscriber = document.get("subscriber") if isinstance(document, dict) else None
         if response.status != 200 or not isinstance(subscriber, dict):
@@ -89,4 +92,5 @@ class TatangoAdapter(TatangoContract, ProviderAdapter):
                 f"tatango answered {response.status} without a subscriber record",
                 http_status=response.status,
             )
-        return CallResult(Status.UNSUBSCRIBED, response.status)
+        opted_out_at = instant_utc(subscriber.get("opted_out_at"))
+        return CallResult(Status.UNSUBSCRIBED, 200, response.evidence(secrets, opted_out_at=opted_out_at))
