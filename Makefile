@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 FUNCTION_DIR := functions/optout_relay
 
-.PHONY: help demo test lint typecheck unit validate requirements build bench clean
+.PHONY: help demo test lint typecheck unit validate requirements holidays build bench clean
 
 help:
 	@echo "make demo   - run the whole relay locally (moto server + provider simulators), print a summary"
@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check functions devtools tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m optout_relay_dev.requirements --check
+	$(BIN)/python -m optout_relay_dev.holiday_table --check
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
@@ -54,6 +55,9 @@ bench: $(STAMP)
 
 requirements: $(STAMP)
 	$(BIN)/python -m optout_relay_dev.requirements
+
+holidays: $(STAMP)
+	$(BIN)/python -m optout_relay_dev.holiday_table
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -49,18 +49,29 @@ from optout_relay.domain import deadline
 loaded = {"at_import": sorted(sys.modules)}
 deadline.deadline_at(datetime(2026, 11, 20, tzinfo=UTC))
 loaded["after_a_deadline"] = sorted(sys.modules)
+deadline.deadline_at(datetime(2075, 11, 20, tzinfo=UTC))
+loaded["after_a_year_beyond_the_table"] = sorted(sys.modules)
 print(json.dumps(loaded))
 """
 
 
-def test_holidays_load_on_the_first_deadline_without_the_other_countries_and_never_with_aws() -> None:
+def test_holidays_load_only_for_a_year_beyond_the_table_without_the_other_countries_or_aws() -> None:
     result = subprocess.run(
         [sys.executable, "-c", LOADED_MODULES], capture_output=True, text=True, check=True, timeout=60
     )
     loaded = json.loads(result.stdout)
     at_import, after = set(loaded["at_import"]), set(loaded["after_a_deadline"])
+    beyond = set(loaded["after_a_year_beyond_the_table"])
 
-    assert "holidays" not in at_import  # a cold start that computes no deadline pays nothing
-    assert "holidays" in after
-    assert not any(name.startswith("holidays.countries") for name in after)  # not ~250 countries
-    assert not any(name == "boto3" or name.startswith("optout_relay.aws") for name in after)
+    assert "holidays" not in at_import
+    assert "holidays" not in after  # the generated table: a cold start pays no library import
+    assert "holidays" in beyond
+    assert not any(name.startswith("holidays.countries") for name in beyond)  # not ~250 countries
+    assert not any(name == "boto3" or name.startswith("optout_relay.aws") for name in beyond)
+
+
+def test_the_generated_table_is_what_the_library_says() -> None:
+    from optout_relay.domain.federal_holidays import TABLE_YEARS, federal_holidays, library_holidays
+
+    for year in (TABLE_YEARS[0], 2026, 2027, TABLE_YEARS[-1]):
+        assert federal_holidays(year) == library_holidays(year)

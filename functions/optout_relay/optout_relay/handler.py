@@ -11,6 +11,7 @@ from optout_relay import init_phase  # first: the collector rests until the init
 # isort: on
 
 import functools
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,10 +20,16 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout_relay.aws.source_queue import CARRIED_CONFIRMATION, PINNED_EVENT_ID, REDRIVE_TARGET
+from optout_relay.aws.source_queue import (
+    CARRIED_CONFIRMATION,
+    PINNED_EVENT_ID,
+    PINNED_RECEIVED_AT,
+    REDRIVE_TARGET,
+)
 from optout_relay.batch import ConcurrentSqsProcessor, every_record_failed, settle_record
 from optout_relay.domain.batch import PreparedBatch
 from optout_relay.domain.model import InboundMessage
+from optout_relay.domain.timestamps import iso_utc
 from optout_relay.errors import ConfigurationError
 from optout_relay.observability import OutcomeMetrics, logger, metrics, traced_handler
 from optout_relay.settings import Settings
@@ -54,7 +61,15 @@ def inbound_message(record: SQSRecord) -> InboundMessage:
         pinned_event_id=_string_attribute(record, PINNED_EVENT_ID),
         carried_confirmation=_string_attribute(record, CARRIED_CONFIRMATION),
         redrive_target=_string_attribute(record, REDRIVE_TARGET),
+        first_seen_at=_string_attribute(record, PINNED_RECEIVED_AT) or _sent_at(record),
     )
+
+
+def _sent_at(record: SQSRecord) -> str | None:
+    raw = record.attributes.sent_timestamp
+    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()):
+        return None
+    return iso_utc(datetime.fromtimestamp(int(raw) / 1000, tz=UTC))
 
 
 def _receive_count(record: SQSRecord) -> int:

@@ -30,6 +30,8 @@ from optout_relay.aws.group_commit import GroupCommit
 from optout_relay.aws.ledger_items import (
     FINAL,
     PARTITION_KEY,
+    RECEIVED_DAY,
+    RECEIVED_KEY,
     SORT_KEY,
     TARGET_KEY,
     TTL_ATTRIBUTE,
@@ -38,9 +40,10 @@ from optout_relay.aws.ledger_items import (
     strength,
     summary_key,
 )
+from optout_relay.domain.deadline import within_deadline
 from optout_relay.domain.evidence import Evidence
-from optout_relay.domain.model import FanOutSummary, LedgerEntry, Status
-from optout_relay.domain.timestamps import iso_utc
+from optout_relay.domain.model import FanOutSummary, LedgerEntry, Status, Timeline
+from optout_relay.domain.timestamps import iso_utc, parse_utc
 from optout_relay.errors import TransientError
 
 __all__ = ["PARTITION_KEY", "SORT_KEY", "TTL_ATTRIBUTE", "DynamoLedger", "iso_utc"]
@@ -100,7 +103,6 @@ class DynamoLedger:
             "targets": len(summary.target_names),
             "settled": summary.settled,
             "last_settled_at": summary.last_settled_at,
-            "completed_at": (summary.last_settled_at or now) if summary.complete else None,
             "occurred_at": summary.occurred_at,
             "source": summary.source,
             "processed_at": now,
@@ -112,6 +114,15 @@ class DynamoLedger:
         item["target_names"] = {"L": [{"S": name} for name in summary.target_names]}
         item[PARTITION_KEY] = {"S": summary.phone_number}
         item[SORT_KEY] = {"S": summary_key(summary.event_id)}
+        if summary.timeline is not None:
+            received = received_attributes(
+                summary.timeline, summary.phone_number, summary_key(summary.event_id)
+            )
+            item.update({name: {"S": value} for name, value in received.items()})
+            if summary.complete:
+                item.update(completion(summary.last_settled_at or now, summary.timeline))
+        elif summary.complete:
+            item["completed_at"] = {"S": summary.last_settled_at or now}
         if self.retention_days:
             expires = int(datetime.now(UTC).timestamp()) + self.retention_days * 86_400
             item[TTL_ATTRIBUTE] = {"N": str(expires)}
@@ -172,6 +183,8 @@ class DynamoLedger:
             values["source"] = entry.source
         if entry.account:
             values["account"] = entry.account
+        if entry.timeline is not None:
+            values.update(received_attributes(entry.timeline, entry.phone_number, _sort_key(entry)))
         if self.retention_days:
             # DynamoDB's TTL deletes the item after this epoch second (LEDGER_RETENTION_DAYS).
             values[TTL_ATTRIBUTE] = int(moment.timestamp()) + self.retention_days * 86_400
@@ -184,6 +197,8 @@ class DynamoLedger:
         item["first_seen_at"] = {"S": values["processed_at"]}
         item["attempts"] = {"N": str(entry.attempts_added)}
         item["settled_at"] = {"S": values["processed_at"]}
+        if entry.completes_opt_out and entry.timeline is not None:
+            item.update(completion(values["processed_at"], entry.timeline))
         if entry.evidence:
             item["evidence"] = _evidence_attribute(entry.evidence)
         return item
@@ -260,6 +275,25 @@ class DynamoLedger:
         except BotoCoreError as error:
             raise transient_from("DynamoDB UpdateItem", error) from None
         return True
+
+
+def _sort_key(entry: LedgerEntry) -> str:
+    return item_key(entry.target, entry.status) if entry.status in FINAL else entry.target
+
+
+def received_attributes(timeline: Timeline, phone_number: str, sort_key: str) -> dict[str, str]:
+    """What the ``by-received-day`` index reads an opt-out's items by: one Query per day."""
+    return {
+        "received_at": timeline.received_at,
+        "deadline_at": timeline.deadline_at,
+        RECEIVED_DAY: timeline.received_at[:10],
+        RECEIVED_KEY: f"{timeline.received_at}#{phone_number}#{sort_key}",
+    }
+
+
+def completion(completed_at: str, timeline: Timeline) -> dict[str, Any]:
+    on_time = within_deadline(parse_utc(completed_at), parse_utc(timeline.deadline_at))
+    return {"completed_at": {"S": completed_at}, "within_deadline": {"BOOL": on_time}}
 
 
 def _combined(kept: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,10 @@ PARTITION_KEY = "phone_number"
 SORT_KEY = "target"
 TARGET_KEY = "target_key"  # on every item: the target it belongs to
 TTL_ATTRIBUTE = "expires_at"
+# The by-received-day index: every item of an opt-out, by the UTC day it was received.
+RECEIVED_INDEX = "by-received-day"
+RECEIVED_DAY = "received_day"
+RECEIVED_KEY = "received_key"
 
 _SUFFIX = {
     Status.UNSUBSCRIBED: "#unsubscribed",

@@ -18,6 +18,7 @@ MAX_DELAY_SECONDS = 900  # SQS limit: 15 minutes
 # Message attributes of a copy the relay re-enqueued: the event's id, and the provider's
 # answer when the ledger could not take it (see ``domain.confirmation``).
 PINNED_EVENT_ID = "optout_event_id"
+PINNED_RECEIVED_AT = "optout_received_at"
 CARRIED_CONFIRMATION = "optout_confirmation"
 # On a dead letter of one target's permanent failure (and so on its redriven copy): the
 # id of the target (``domain.model.target_id``) a redrive tries again.
@@ -47,6 +48,8 @@ class SqsSourceQueue:
     ) -> None:
         """Not best effort: if the copy cannot be sent, the original must stay on the queue."""
         attributes = {PINNED_EVENT_ID: event_id}
+        if message.first_seen_at:  # the copy is the same opt-out: received when the original was
+            attributes[PINNED_RECEIVED_AT] = message.first_seen_at
         if confirmation is not None:
             attributes[CARRIED_CONFIRMATION] = confirmation
         with aws_call("SQS SendMessage (re-enqueue)"):

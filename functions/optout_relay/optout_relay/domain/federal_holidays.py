@@ -20,6 +20,7 @@ computed rather than at import; should the library move that file, the public
 from __future__ import annotations
 
 import importlib.util
+import json
 import threading
 from collections.abc import Callable
 from datetime import date
@@ -35,6 +36,8 @@ Calendar = Callable[..., "HolidayBase"]
 _US_MODULE_NAME = "holidays.countries.united_states"
 _US_MODULE_FILE = ("countries", "united_states.py")
 _CATEGORIES = ("public",)
+TABLE_PATH = Path(__file__).with_name("us_federal_holidays.json")
+TABLE_YEARS = range(2020, 2051)
 
 
 def is_federal_holiday(day: date) -> bool:
@@ -44,8 +47,27 @@ def is_federal_holiday(day: date) -> bool:
 @lru_cache(maxsize=64)
 def federal_holidays(year: int) -> frozenset[date]:
     """The federal holidays of ``year``, observed dates included (New Year's Day on a Saturday
-    is observed on 31 December of the year before, and the library lists it in that year)."""
+    is observed on 31 December of the year before, and the library lists it in that year).
+
+    From the table generated from the library (``optout_relay_dev.holiday_table``; a
+    cold start reads it instead of importing the library), else from the library."""
+    listed = _table().get(str(year))
+    if listed is not None:
+        return frozenset(date.fromisoformat(day) for day in listed)
+    return library_holidays(year)
+
+
+def library_holidays(year: int) -> frozenset[date]:
     return frozenset(_library.united_states()(years=year, categories=_CATEGORIES))
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, list[str]]:
+    try:
+        years = json.loads(TABLE_PATH.read_text(encoding="utf-8"))["years"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return years if isinstance(years, dict) else {}
 
 
 def load_united_states(source: Path | None = None) -> Calendar:

@@ -121,8 +121,11 @@ class InboundMessage:
     # written: the provider's answers, for the next delivery to record without calling again.
     carried_confirmation: str | None = None
     # Set on a message redriven from the DLQ after one target's permanent failure: only
-    # that target (``<account>#<list>``) is tried again.
+    # that target (its ``target_id``) is tried again.
     redrive_target: str | None = None
+    # When the relay first had the message: a copy's ``optout_received_at`` attribute, else
+    # when SQS accepted it (``SentTimestamp``); ISO-8601 UTC.
+    first_seen_at: str | None = None
 
     @property
     def is_fifo(self) -> bool:
@@ -200,9 +203,20 @@ class LedgerEntry:
     account: str | None = None
     # A provider's answer: its confirmation (``domain.evidence``), written with the outcome.
     evidence: Evidence = field(default_factory=no_evidence, hash=False)
+    timeline: Timeline | None = None
+    # A one-target opt-out's final outcome completes it (a fan-out's summary says so instead).
+    completes_opt_out: bool = False
     # One write's identity: a retry of the same write (after a timeout that may have taken
     # effect) is recognised by the ledger and not counted twice.
     write_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When an opt-out was received and when it must be honoured by (ISO-8601 UTC)."""
+
+    received_at: str
+    deadline_at: str
 
 
 @dataclass(frozen=True)
@@ -219,6 +233,7 @@ class FanOutSummary:
     last_settled_at: str | None = None
     occurred_at: str | None = None
     source: str | None = None
+    timeline: Timeline | None = None
 
     @property
     def complete(self) -> bool:

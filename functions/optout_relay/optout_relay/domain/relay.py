@@ -12,7 +12,9 @@ import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
+from optout_relay.domain import deadline
 from optout_relay.domain.batch import Plan, Planner, PreparedBatch
 from optout_relay.domain.confirmation import carried
 from optout_relay.domain.effects import Effects
@@ -23,6 +25,7 @@ from optout_relay.domain.model import (
     PartialOptOut,
     RecordOutcome,
     Status,
+    Timeline,
     target_id,
 )
 from optout_relay.domain.ports import DeadLetters, Ledger, SourceQueue
@@ -30,6 +33,7 @@ from optout_relay.domain.provider_rules import FieldProblem, ProviderRules
 from optout_relay.domain.settle import FINAL, Settler, entry_for
 from optout_relay.domain.target_call import ProviderCaller, Step, TargetResult
 from optout_relay.domain.targets import Account
+from optout_relay.domain.timestamps import iso_utc, parse_utc
 from optout_relay.errors import InvalidEvent, PermanentError, RelayError, TransientError
 from optout_relay.masking import mask_numbers
 from optout_relay.observability import OutcomeMetrics, logger
@@ -142,7 +146,8 @@ class Relay:
         except TransientError as error:
             return self._message_back(message, request.event_id, error)
         results = self._run_targets(message, plan, statuses, remaining_seconds, batch)
-        return self.settler.decide(message, plan, statuses, results, remaining_seconds)
+        timeline = timeline_of(request.occurred_at, message.first_seen_at)
+        return self.settler.decide(message, plan, statuses, results, remaining_seconds, timeline=timeline)
 
     # ------------------------------------------------------------------ the targets
 
@@ -264,3 +269,19 @@ class Relay:
 
 def _describe(error: Exception) -> str:
     return error.code if isinstance(error, RelayError) else type(error).__name__
+
+
+def timeline_of(occurred_at: str | None, first_seen_at: str | None) -> Timeline | None:
+    """Received when it occurred (if the producer says, and no later than the relay first
+    had it), else when the relay first had it; due ten US business days after."""
+    now = datetime.now(UTC)
+    try:
+        first_seen = min(parse_utc(first_seen_at), now) if first_seen_at else now
+    except ValueError:  # an attribute that is not a date: the relay has it now
+        first_seen = now
+    try:
+        received = deadline.received_at(occurred_at, first_seen)
+        return Timeline(iso_utc(received), iso_utc(deadline.deadline_at(received)))
+    except (ValueError, OverflowError, KeyError) as error:  # a date the calendar cannot reach
+        logger.warning("No deadline for this opt-out", extra={"error": type(error).__name__})
+        return None

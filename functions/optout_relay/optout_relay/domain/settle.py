@@ -7,8 +7,9 @@ failed, a target to try again, a target postponed, or done."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from optout_relay.domain.batch import Plan
 from optout_relay.domain.confirmation import Confirmation
@@ -22,6 +23,7 @@ from optout_relay.domain.model import (
     PartialOptOut,
     RecordOutcome,
     Status,
+    Timeline,
     ledger_target,
 )
 from optout_relay.domain.target_call import Step, TargetResult
@@ -51,6 +53,14 @@ class Tally:
     back: list[TargetResult] = field(default_factory=list)
     postponed: list[TargetResult] = field(default_factory=list)
     dead_letter_failure: TransientError | None = None
+    timeline: Timeline | None = None
+    single: bool = False  # a one-target opt-out: its final outcome completes it
+
+    def entry(
+        self, message: InboundMessage, event: OptOut, status: Status, calls: int, *args: Any, **kw: Any
+    ) -> LedgerEntry:
+        entry = entry_for(message, event, status, calls, *args, **kw)
+        return replace(entry, timeline=self.timeline, completes_opt_out=self.single and status in FINAL)
 
     def shared(self, result: TargetResult, metrics: OutcomeMetrics) -> None:
         """A target settled before, or called by another delivery in this batch."""
@@ -79,9 +89,11 @@ class Settler:
         statuses: Mapping[tuple[str, str], Status | None],
         results: list[TargetResult],
         remaining_seconds: Callable[[], float],
+        *,
+        timeline: Timeline | None = None,
     ) -> RecordOutcome:
         """Records what each target's result means, then decides the record's fate, once."""
-        tally = Tally()
+        tally = Tally(timeline=timeline, single=not plan.request.fans_out)
         final_receive = message.receive_count >= self.max_receive_count
         for result in results:
             if result.duplicate:
@@ -89,22 +101,22 @@ class Settler:
             elif result.step is Step.ANSWERED:
                 self._record_answer(message, result, tally, remaining_seconds)
             elif result.step is Step.NOT_APPLICABLE:
-                entry = entry_for(message, result.optout, Status.NOT_SUBSCRIBED, 0, error=result.error)
+                entry = tally.entry(message, result.optout, Status.NOT_SUBSCRIBED, 0, error=result.error)
                 if self.effects.try_write(entry):
                     tally.settled.append(Status.NOT_SUBSCRIBED)
             elif result.step is Step.REJECTED or (result.step is Step.RETRY and final_receive):
                 self._record_final_failure(message, result, tally)
             elif result.step is Step.RETRY:
-                entry = entry_for(message, result.optout, Status.RETRYING, result.calls, error=result.error)
+                entry = tally.entry(message, result.optout, Status.RETRYING, result.calls, error=result.error)
                 self.effects.try_write(entry)
                 self._count(result.optout, Status.RETRYING)
                 tally.back.append(result)
             else:
                 if result.calls:
-                    self.effects.try_write(entry_for(message, result.optout, Status.RETRYING, result.calls))
+                    self.effects.try_write(tally.entry(message, result.optout, Status.RETRYING, result.calls))
                 tally.postponed.append(result)
-        if plan.request.fans_out:
-            self._summarise(plan, statuses, results, tally.settled)
+        if plan.request.fans_out and (tally.settled or not all(r.known in FINAL for r in results)):
+            self._summarise(plan, results, tally)
         return self._fate(message, plan.request.event_id, tally)
 
     def _record_answer(
@@ -116,7 +128,7 @@ class Settler:
     ) -> None:
         optout, answer = result.optout, result.answer
         assert answer is not None
-        entry = entry_for(
+        entry = tally.entry(
             message, optout, answer.status, result.calls, answer.http_status, evidence=answer.evidence
         )
         failure = self.effects.write_answer(message, entry, remaining_seconds)
@@ -146,7 +158,7 @@ class Settler:
         if failure is not None:
             tally.dead_letter_failure = failure
             return
-        self.effects.try_write(entry_for(message, optout, status, result.calls, error=error))
+        self.effects.try_write(tally.entry(message, optout, status, result.calls, error=error))
         self._count(optout, status)
         self.metrics.count(optout.provider, "DeadLettered")
         tally.settled.append(status)
@@ -171,13 +183,8 @@ class Settler:
             return self.effects.postpone(message, event_id, wait, tally.postponed[0].reason or "postponed")
         return RecordOutcome.done(_strongest(tally.settled + tally.known))
 
-    def _summarise(
-        self,
-        plan: Plan,
-        statuses: Mapping[tuple[str, str], Status | None],
-        results: list[TargetResult],
-        settled_now: list[Status],
-    ) -> None:
+    def _summarise(self, plan: Plan, results: list[TargetResult], tally: Tally) -> None:
+        settled_now = tally.settled
         settled = sum(1 for r in results if r.known in FINAL) + len(settled_now)
         request = plan.request
         self.effects.summarise(
@@ -191,6 +198,7 @@ class Settler:
                 last_settled_at=iso_utc(datetime.now(UTC)) if settled_now else None,
                 occurred_at=request.occurred_at,
                 source=request.source,
+                timeline=tally.timeline,
             )
         )
 
