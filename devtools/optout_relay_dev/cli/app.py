@@ -16,6 +16,7 @@ from optout_relay_dev.cli.errors import CliError, describe_aws_error
 from optout_relay_dev.cli.invoke import invoke
 from optout_relay_dev.cli.local import local_app
 from optout_relay_dev.cli.publish import publish
+from optout_relay_dev.cli.report import report
 from optout_relay_dev.cli.status import status
 from optout_relay_dev.cli.target import DEFAULT_STATE_DIR
 from optout_relay_dev.cli.targets import targets_app
@@ -68,6 +69,7 @@ def root(
 app.command()(demo)
 app.command()(publish)
 app.command()(status)
+app.command()(report)
 app.command()(invoke)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(local_app, name="local")
