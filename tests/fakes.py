@@ -19,6 +19,7 @@ from optout_relay.domain.model import (
     Status,
 )
 from optout_relay.domain.targets import Account
+from optout_relay.domain.timestamps import parse_utc
 from optout_relay.errors import RelayError
 from optout_relay.providers.base import FieldProblem, ProviderAdapter, require_secret_fields
 from optout_relay.providers.http import HttpClient
@@ -36,6 +37,8 @@ class InMemoryLedger:
         self.failures: list[Exception] = []
         self.read_failures: list[Exception] = []
         self.applied: set[str] = set()
+        self.echoes: list[tuple[str, str, str, str]] = []
+        self.now = "2026-12-01T12:00:00.000Z"  # what ``settled_at`` reads
 
     def statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Status | None]:
         self.batch_reads += 1
@@ -50,6 +53,26 @@ class InMemoryLedger:
         if self.failures:
             raise self.failures.pop(0)
         self.summaries[(summary.phone_number, summary.event_id)] = summary
+
+    def unsubscribed_near(
+        self, phone_number: str, provider: str, list_value: str, moment: str, seconds: float
+    ) -> str | None:
+        center = parse_utc(moment)
+        for (phone, _), item in self.items.items():
+            settled = item.get("settled_at")
+            if (
+                phone == phone_number
+                and item["status"] == Status.UNSUBSCRIBED
+                and item["provider"] == provider
+                and item.get(item.get("list_field") or "list_number") == list_value
+                and settled
+                and abs((parse_utc(settled) - center).total_seconds()) <= seconds
+            ):
+                return str(item["event_id"])
+        return None
+
+    def record_echo(self, phone_number: str, event_id: str, echo_of: str, origin: str) -> None:
+        self.echoes.append((phone_number, event_id, echo_of, origin))
 
     def record(self, entry: LedgerEntry) -> bool:
         if self.failures:
@@ -78,6 +101,9 @@ class InMemoryLedger:
             )
             if entry.list_field:
                 item[entry.list_field] = entry.list_value
+                item["list_field"] = entry.list_field
+            if entry.status is Status.UNSUBSCRIBED:
+                item["settled_at"] = self.now
         return True
 
     def only(self) -> dict[str, Any]:

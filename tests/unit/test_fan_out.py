@@ -217,3 +217,33 @@ def test_single_list_events_keep_their_ledger_key_and_default_account() -> None:
     assert world.ledger.only()["target"] == "trackly#+18005551234#ev-1"
     assert world.provider.calls == [(PHONE, "+18005551234", API_KEY)]
     assert world.ledger.summaries == {}  # a single target has no fan-out summary
+
+
+def test_the_list_a_stop_landed_on_is_settled_by_the_webhook_not_called_again() -> None:
+    world, _ = fan_out_world()
+    origin = {"provider": "trackly", "list_number": LISTS_A[0], "webhook_id": "wh-1"}
+    world.handle({**EVERYWHERE, "occurred_at": "2026-12-01T11:59:00Z", "origin": origin})
+    assert LISTS_A[0] not in [call[1] for call in world.provider.calls]
+    assert len(world.provider.calls) == len(LISTS_A) + len(LISTS_B) - 1
+    item = world.ledger.items[(PHONE, f"trackly-a#{LISTS_A[0]}#stop-1")]
+    assert (item["status"], item["attempts"], item["http_status"]) == ("unsubscribed", 0, None)
+
+
+def test_a_webhook_echoing_the_relays_own_unsubscribe_is_recorded_not_fanned_out() -> None:
+    world, _ = fan_out_world()
+    world.handle(EVERYWHERE)  # our fan-out unsubscribes the number at every list...
+    calls = len(world.provider.calls)
+    # ...and the provider's webhook for one of those lists comes back as an everywhere-event.
+    echo = {
+        **EVERYWHERE,
+        "event_id": "trackly-webhook-9",
+        "occurred_at": "2026-12-01T12:00:05Z",
+        "origin": {"provider": "trackly", "list_number": LISTS_B[1], "webhook_id": "wh-9"},
+    }
+    assert world.handle(echo).fate is Fate.DONE
+    assert len(world.provider.calls) == calls  # not fanned out again
+    assert world.ledger.echoes == [(PHONE, "trackly-webhook-9", "stop-1", f"trackly#{LISTS_B[1]}")]
+    # The same person texting STOP again days later is a new opt-out.
+    later = {**echo, "event_id": "trackly-webhook-10", "occurred_at": "2026-12-04T09:00:00Z"}
+    world.handle(later)
+    assert len(world.provider.calls) == calls + len(LISTS_A) + len(LISTS_B) - 1

@@ -93,6 +93,51 @@ class DynamoLedger:
                     versions[key] = int(item["document_version"]["N"])
         return versions
 
+    def unsubscribed_near(
+        self, phone_number: str, provider: str, list_value: str, moment: str, seconds: float
+    ) -> str | None:
+        """One Query of the number's partition, the provider's unsubscribed outcomes only."""
+        center = parse_utc(moment)
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :phone",
+            "FilterExpression": "#status = :unsubscribed AND #provider = :provider",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#status": "status", "#provider": "provider"},
+            "ExpressionAttributeValues": {
+                ":phone": {"S": phone_number},
+                ":unsubscribed": {"S": Status.UNSUBSCRIBED.value},
+                ":provider": {"S": provider},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            with aws_call("DynamoDB Query"):
+                response = self.dynamodb.query(**request)
+            for item in response.get("Items", []):
+                listed = item.get("list_number", item.get("list_id", {}))
+                settled = item.get("settled_at", item.get("processed_at", {})).get("S")
+                if next(iter(listed.values()), None) != list_value or not settled:
+                    continue
+                if abs((parse_utc(settled) - center).total_seconds()) <= seconds:
+                    return str(item["event_id"]["S"])
+            if "LastEvaluatedKey" not in response:
+                return None
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def record_echo(self, phone_number: str, event_id: str, echo_of: str, origin: str) -> None:
+        now = iso_utc(datetime.now(UTC))
+        item = {
+            PARTITION_KEY: {"S": phone_number},
+            SORT_KEY: {"S": f"~echo#{event_id}"},
+            "kind": {"S": "echo"},
+            "event_id": {"S": event_id},
+            "echo_of": {"S": echo_of},
+            "origin": {"S": origin},
+            "processed_at": {"S": now},
+            "last_write": {"S": uuid.uuid4().hex},
+        }
+        self._batched.submit(item)
+
     def record_summary(self, summary: FanOutSummary) -> None:
         now = iso_utc(datetime.now(UTC))
         values: dict[str, Any] = {

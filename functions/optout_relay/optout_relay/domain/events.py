@@ -86,6 +86,15 @@ def _nesting(document: Any) -> int:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a STOP landed, reported by the provider's webhook: that list is already out."""
+
+    provider: str
+    list_ref: ListRef
+    webhook_id: str
+
+
+@dataclass(frozen=True)
 class OptOutRequest:
     """A valid opt-out event: who, and which targets it reaches (its scope)."""
 
@@ -94,6 +103,7 @@ class OptOutRequest:
     scope: Scope
     occurred_at: str | None = None
     source: str | None = None
+    origin: Origin | None = None
 
     @property
     def fans_out(self) -> bool:
@@ -147,6 +157,7 @@ def parse_optout(
     purposes = _purposes(document.get("purposes"), kind, problems)
     occurred_at = _occurred_at(document.get("occurred_at"), problems)
     source = _source(document.get("source"), problems)
+    origin = _origin(document.get("origin"), providers, default_region, problems)
 
     if problems:
         raise InvalidOptOut(
@@ -163,7 +174,7 @@ def parse_optout(
         )
     assert phone is not None
     scope = Scope(kind, rules.name if rules else None, list_ref, account, purposes)
-    return OptOutRequest(event_id, phone, scope, occurred_at, source)
+    return OptOutRequest(event_id, phone, scope, occurred_at, source, origin)
 
 
 def _scope_kind(value: object, problems: list[tuple[str, str]]) -> ScopeKind:
@@ -216,6 +227,33 @@ def _single_target(
     except FieldProblem as problem:
         problems.append((problem.code, f"{field} {problem.message}"))
         return None
+
+
+def _origin(
+    value: object,
+    providers: Mapping[str, ProviderRules],
+    default_region: str,
+    problems: list[tuple[str, str]],
+) -> Origin | None:
+    if value is None:
+        return None
+    rules = providers.get(value.get("provider")) if isinstance(value, dict) else None  # type: ignore[arg-type]
+    webhook_id = value.get("webhook_id") if isinstance(value, dict) else None
+    try:
+        if rules is None or not isinstance(value, dict):
+            raise FieldProblem("schema_violation", "must name a known provider")
+        list_ref = rules.parse_list_value(value.get(rules.list_field), default_region)
+    except FieldProblem as problem:
+        problems.append(("schema_violation", f"origin {problem.message}"))
+        return None
+    if (
+        not isinstance(webhook_id, str)
+        or not 0 < len(webhook_id) <= 128
+        or not is_identifier_text(webhook_id)
+    ):
+        problems.append(("schema_violation", "origin.webhook_id must be a string of 1 to 128 characters"))
+        return None
+    return Origin(rules.name, list_ref, webhook_id)
 
 
 def _account(value: object, kind: ScopeKind, problems: list[tuple[str, str]]) -> str | None:

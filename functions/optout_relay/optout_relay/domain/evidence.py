@@ -59,6 +59,8 @@ _FIELDS = {
     "request_id": _is_request_id,
     "opted_out_at": _is_instant,
     "unsubscribed": _is_bool,
+    # A STOP the provider reported by webhook: the provider itself unsubscribed the number.
+    "webhook_id": _is_request_id,
 }
 
 

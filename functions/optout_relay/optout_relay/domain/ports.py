@@ -31,6 +31,15 @@ class Ledger(Protocol):
     def record_summary(self, summary: FanOutSummary) -> None:
         """Write a fan-out's summary item (whole, last writer wins: it is derived)."""
 
+    def unsubscribed_near(
+        self, phone_number: str, provider: str, list_value: str, moment: str, seconds: float
+    ) -> str | None:
+        """The event id of an ``unsubscribed`` outcome this relay recorded for that number at
+        that provider list within ``seconds`` of ``moment`` (ISO-8601), if there is one."""
+
+    def record_echo(self, phone_number: str, event_id: str, echo_of: str, origin: str) -> None:
+        """Note that a webhook event only echoed the relay's own unsubscribe ``echo_of``."""
+
     def record(self, entry: LedgerEntry) -> bool:
         """Write one step; never overwrite a success (``unsubscribed`` may replace
         ``not_subscribed``: the provider's removal is the stronger fact). ``False`` if the

@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 
 from optout_relay.domain import deadline
 from optout_relay.domain.batch import Plan, Planner, PreparedBatch
-from optout_relay.domain.confirmation import carried
+from optout_relay.domain.confirmation import Confirmation, carried
 from optout_relay.domain.effects import Effects
-from optout_relay.domain.events import InvalidOptOut, OptOutRequest, parse_optout
+from optout_relay.domain.events import InvalidOptOut, OptOutRequest, Origin, parse_optout
 from optout_relay.domain.model import (
+    CallResult,
     InboundMessage,
     OptOut,
     PartialOptOut,
@@ -109,6 +110,25 @@ class Relay:
         except Exception as error:  # a bug must cost this record only
             return self._unexpected(message, error, batch.provider_of(message))
 
+    def _echo_of(self, request: OptOutRequest, origin: Origin) -> RecordOutcome | None:
+        """A provider's webhook that reports an unsubscribe this relay made (its own call fired
+        it): recorded as an echo, not fanned out again. A STOP of the person's own, at any
+        other time, is a new opt-out."""
+        moment = request.occurred_at or iso_utc(datetime.now(UTC))
+        own = self.ledger.unsubscribed_near(
+            request.phone.e164, origin.provider, origin.list_ref.value, moment, ECHO_WINDOW_SECONDS
+        )
+        if own is None or own == request.event_id:
+            return None
+        self.ledger.record_echo(
+            request.phone.e164, request.event_id, own, f"{origin.provider}#{origin.list_ref}"
+        )
+        logger.info(
+            "Webhook echoes the relay's own unsubscribe; not fanned out", extra={"echo_of": mask_numbers(own)}
+        )
+        self.metrics.count(origin.provider, "EchoSuppressed")
+        return RecordOutcome.done(None)
+
     def _parse(self, message: InboundMessage) -> OptOutRequest | InvalidEvent:
         try:
             return parse_optout(message, self.contracts, self.default_region)
@@ -145,6 +165,10 @@ class Relay:
             return self._reject_message(message, PartialOptOut(request.event_id, phone=request.phone), error)
         except TransientError as error:
             return self._message_back(message, request.event_id, error)
+        if request.origin is not None:
+            echo = self._echo_of(request, request.origin)
+            if echo is not None:
+                return echo
         results = self._run_targets(message, plan, statuses, remaining_seconds, batch)
         timeline = timeline_of(request.occurred_at, message.first_seen_at)
         return self.settler.decide(message, plan, statuses, results, remaining_seconds, timeline=timeline)
@@ -167,6 +191,8 @@ class Relay:
             answer = answers.get(optout.target) or self.effects.unwritten.get(optout.target)
             # A redriven dead letter tries its target again, unless it succeeded meanwhile.
             retried = message.redrive_target == target_id(optout.short_target)
+            if answer is None and _is_origin(plan.request, optout):
+                answer = _reported_by_webhook(plan.request)
             if answer is not None and status is not Status.UNSUBSCRIBED:
                 results.append(TargetResult(optout, Step.ANSWERED, answer.calls, answer=answer.result))
             elif status is not None and status in FINAL and (status.is_settled_success or not retried):
@@ -285,3 +311,23 @@ def timeline_of(occurred_at: str | None, first_seen_at: str | None) -> Timeline 
     except (ValueError, OverflowError, KeyError) as error:  # a date the calendar cannot reach
         logger.warning("No deadline for this opt-out", extra={"error": type(error).__name__})
         return None
+
+
+# A provider fires its webhook within seconds of the unsubscribe (Tatango retries for hours
+# after a failure, with the same unsubscribe time in the payload).
+ECHO_WINDOW_SECONDS = 15 * 60
+
+
+def _is_origin(request: OptOutRequest, optout: OptOut) -> bool:
+    origin = request.origin
+    return origin is not None and (origin.provider, origin.list_ref) == (optout.provider, optout.list_ref)
+
+
+def _reported_by_webhook(request: OptOutRequest) -> Confirmation:
+    """The list the STOP landed on: the provider itself unsubscribed the number there."""
+    assert request.origin is not None
+    evidence = {"webhook_id": request.origin.webhook_id}
+    if request.occurred_at:
+        evidence["opted_out_at"] = iso_utc(parse_utc(request.occurred_at))
+    # No call was made: no HTTP status of an answer (0 is written as none).
+    return Confirmation("", CallResult(Status.UNSUBSCRIBED, 0, evidence=evidence), 0)

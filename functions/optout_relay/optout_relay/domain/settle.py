@@ -129,7 +129,7 @@ class Settler:
         optout, answer = result.optout, result.answer
         assert answer is not None
         entry = tally.entry(
-            message, optout, answer.status, result.calls, answer.http_status, evidence=answer.evidence
+            message, optout, answer.status, result.calls, answer.http_status or None, evidence=answer.evidence
         )
         failure = self.effects.write_answer(message, entry, remaining_seconds)
         if failure is not None:
