@@ -41,7 +41,7 @@ class OptOutRecord:
 
     @property
     def complete(self) -> bool:
-        return bool(self.targets) and all(target.final for target in self.targets)
+        return all(target.final for target in self.targets)
 
     @property
     def unsettled(self) -> tuple[TargetRecord, ...]:
@@ -56,4 +56,4 @@ class OptOutRecord:
         if self.summary is not None and self.summary.get("completed_at"):
             return str(self.summary["completed_at"])
         settled = [str(t.row.get("settled_at") or t.row.get("processed_at") or "") for t in self.targets]
-        return max(settled) or None
+        return max(settled, default="") or None
