@@ -74,6 +74,7 @@ class InMemoryLedger:
                 occurred_at=entry.occurred_at,
                 source=entry.source,
                 receive_count=entry.receive_count,
+                evidence=dict(entry.evidence),
             )
             if entry.list_field:
                 item[entry.list_field] = entry.list_value

@@ -1,5 +1,6 @@
-"""The embedded emulation: AWS played by moto's server mode, both providers played by
-their simulators, and the relay's stack created from template.yaml, all on loopback.
+"""The embedded emulation: AWS played by moto's server mode, every registered provider
+played by its simulator (``simulators.registry``), and the relay's stack created from
+template.yaml, all on loopback.
 
 In-process (``with Emulator() as emulator: ...``) it serves ``optout-relay demo``,
 ``invoke`` and the tests. As a background process (``python -m
@@ -31,31 +32,21 @@ import yaml
 from optout_relay_dev.lifecycle import Startable
 from optout_relay_dev.local_stack import LocalStack, create_local_stack
 from optout_relay_dev.moto_server import quiet_werkzeug
-from optout_relay_dev.simulators.base import SimulatorOptions
+from optout_relay_dev.simulators.base import ProviderSimulator, SimulatorOptions
 from optout_relay_dev.simulators.faults import FaultRates
-from optout_relay_dev.simulators.tatango import TatangoSimulator
-from optout_relay_dev.simulators.trackly import TracklySimulator
+from optout_relay_dev.simulators.registry import SIMULATORS, local_secrets
 from optout_relay_dev.template import StackShape
 
 LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"
 # moto accepts any credentials; these only have to exist so boto3 signs requests.
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-# What the simulators accept and what the emulated Secrets Manager holds for them.
-TRACKLY_API_KEY = "trk_local_" + "0" * 24
-TATANGO_LOGIN = "relay@example.com"
-TATANGO_API_KEY = "tat_local_" + "0" * 24
-PROVIDER_SECRETS = {
-    "trackly": {"api_key": TRACKLY_API_KEY},
-    "tatango": {"email": TATANGO_LOGIN, "api_key": TATANGO_API_KEY},
-}
 # Local runs compress time: short provider timeouts and retry waits, and no pacing of
 # provider calls (the simulators enforce no account rate limit unless told to).
 LOCAL_FUNCTION_OVERRIDES = {
     "PROVIDER_TIMEOUT_SECONDS": "1",
     "RETRY_MAX_DELAY_SECONDS": "1",
-    "TRACKLY_MAX_RPS": "unlimited",
-    "TATANGO_MAX_RPS": "unlimited",
+    **{f"{name.upper()}_MAX_RPS": "unlimited" for name in SIMULATORS},
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 STATE_VERSION = 1
@@ -172,7 +163,7 @@ class MotoServer(Startable):
 
 
 class Emulator(Startable):
-    """moto server + Trackly and Tatango simulators + the stack from template.yaml.
+    """moto server + one simulator per provider + the stack from template.yaml.
 
     Pass a running ``moto`` server to share it (the emulator then leaves it running).
     moto keeps its state per process, so emulators that share a process need different
@@ -193,12 +184,12 @@ class Emulator(Startable):
         self.prefix = prefix
         self.shape = shape
         self.function_overrides = {**LOCAL_FUNCTION_OVERRIDES, **(function_overrides or {})}
-        trackly: SimulatorOptions = {"host": LOOPBACK, "seed": seed}
-        tatango: SimulatorOptions = {"host": LOOPBACK, "seed": None if seed is None else seed + 1}
-        if fault_rates is not None:
-            trackly["fault_rates"] = tatango["fault_rates"] = fault_rates
-        self.trackly = TracklySimulator(api_keys=[TRACKLY_API_KEY], **trackly)
-        self.tatango = TatangoSimulator({TATANGO_LOGIN: TATANGO_API_KEY}, **tatango)
+        self.simulators: dict[str, ProviderSimulator] = {}
+        for index, (name, simulator) in enumerate(SIMULATORS.items()):
+            options: SimulatorOptions = {"host": LOOPBACK, "seed": None if seed is None else seed + index}
+            if fault_rates is not None:
+                options["fault_rates"] = fault_rates
+            self.simulators[name] = simulator.for_local(**options)
         self._owns_moto = moto is None
         self.moto = moto or MotoServer(port)
         self._state: EmulatorState | None = None
@@ -221,8 +212,8 @@ class Emulator(Startable):
             if self._owns_moto:
                 self.moto.start()
             endpoint_url = self.moto.endpoint_url
-            self.trackly.start()
-            self.tatango.start()
+            for simulator in self.simulators.values():
+                simulator.start()
             session = boto3.session.Session(
                 aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                 aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -230,13 +221,12 @@ class Emulator(Startable):
             )
             overrides = {
                 **self.function_overrides,
-                "TRACKLY_BASE_URL": self.trackly.base_url,
-                "TATANGO_BASE_URL": self.tatango.base_url,
+                **{f"{name.upper()}_BASE_URL": sim.base_url for name, sim in self.simulators.items()},
             }
             stack = create_local_stack(
                 session,
                 prefix=self.prefix,
-                secrets=PROVIDER_SECRETS,
+                secrets=local_secrets(),
                 overrides=overrides,
                 shape=self.shape,
                 endpoint_url=endpoint_url,
@@ -258,7 +248,7 @@ class Emulator(Startable):
             table_name=stack.table_name,
             targets_table_name=stack.targets_table_name,
             secret_arns=dict(stack.secret_arns),
-            simulator_urls={"trackly": self.trackly.base_url, "tatango": self.tatango.base_url},
+            simulator_urls={name: simulator.base_url for name, simulator in self.simulators.items()},
             max_receive_count=stack.max_receive_count,
             function_environment={
                 **stack.environment,
@@ -272,18 +262,18 @@ class Emulator(Startable):
 
     def stop(self) -> None:
         self._state = None
-        self.trackly.stop()
-        self.tatango.stop()
+        for simulator in self.simulators.values():
+            simulator.stop()
         if self._owns_moto:
             self.moto.stop()
 
     def seed_subscriptions(self, document: Mapping[str, Any]) -> None:
-        """``{"trackly": {"lists": {...}}, "tatango": {"lists": {...}}}``: each simulator's
-        ``load_state`` format, for the subscriptions the run should find."""
-        if "trackly" in document:
-            self.trackly.load_state(document["trackly"])
-        if "tatango" in document:
-            self.tatango.load_state(document["tatango"])
+        """``{provider: {"lists": {list: [E.164 numbers]}}}``: each simulator's ``load_state``
+        format, for the subscriptions the run should find."""
+        for name, state in document.items():
+            if name not in self.simulators:
+                raise ValueError(f"no simulator for provider {name!r} (known: {', '.join(self.simulators)})")
+            self.simulators[name].load_state(state)
 
 
 # ------------------------------------------------------------------ background process

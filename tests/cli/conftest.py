@@ -16,6 +16,7 @@ from optout_relay_dev.cli import app
 from optout_relay_dev.cli.ledger_view import query_phone
 from optout_relay_dev.cli.target import state_file
 from optout_relay_dev.emulator import Emulator, EmulatorState, MotoServer, write_state
+from optout_relay_dev.simulators.base import ProviderSimulator
 from typer.testing import CliRunner, Result
 
 TRACKLY_LIST = "+18005550100"
@@ -53,6 +54,9 @@ class Local:
     @property
     def state(self) -> EmulatorState:
         return self.emulator.state
+
+    def simulator(self, provider: str) -> ProviderSimulator:
+        return self.emulator.simulators[provider]
 
     @property
     def sqs(self) -> Any:
@@ -104,9 +108,9 @@ class Local:
 
     def subscribe(self, trackly: Sequence[str] = (), tatango: Sequence[str] = ()) -> None:
         for phone in trackly:
-            self.emulator.trackly.subscribe(TRACKLY_LIST, phone)
+            self.simulator("trackly").subscribe(TRACKLY_LIST, phone)
         for phone in tatango:
-            self.emulator.tatango.subscribe(TATANGO_LIST, phone)
+            self.simulator("tatango").subscribe(str(TATANGO_LIST), phone)
 
 
 @pytest.fixture
@@ -131,8 +135,8 @@ def local(state_dir: Path, moto_server: MotoServer) -> Iterator[Local]:
     """An emulation in this process (fresh simulators, a fresh stack from template.yaml),
     registered as the running `local up` emulation."""
     with Emulator(prefix=f"cli-test-{uuid.uuid4().hex[:8]}", moto=moto_server) as emulator:
-        emulator.trackly.add_list(TRACKLY_LIST)
-        emulator.tatango.add_list(TATANGO_LIST)
+        emulator.simulators["trackly"].add_list(TRACKLY_LIST)
+        emulator.simulators["tatango"].add_list(str(TATANGO_LIST))
         write_state(state_file(state_dir), emulator.state)
         yield Local(emulator)
 

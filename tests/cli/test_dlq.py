@@ -7,10 +7,11 @@ from typing import Any
 
 from botocore.stub import Stubber
 from optout_relay.aws.ledger import DynamoLedger
-from optout_relay.domain.model import LedgerEntry, Status
+from optout_relay.domain.model import LedgerEntry, Status, target_id
 from optout_relay_dev.cli.dead_letters import start_move_task, wait_for_move_task
 
 from .conftest import TATANGO_LIST, Cli, Local
+from .fanout_items import put_items, target_row
 
 INVALID = {
     "provider": "trackly",
@@ -170,3 +171,68 @@ def test_on_aws_redrive_starts_a_message_move_task_and_can_wait_for_it() -> None
     assert task["Status"] == "COMPLETED"
     assert progress == [(1, 3), (3, 3)]
     assert len(waits) == 1
+
+
+def test_a_failed_target_of_a_fan_out_is_named_with_its_account(cli: Cli, local: Local) -> None:
+    """What the relay dead-letters when one target fails: the event's body, plus the target."""
+    body = {"scope": "everywhere", "phone_number": "+12065550100", "event_id": "fan-9"}
+    _dead_letter(
+        local,
+        body,
+        target="tatango-b#4245",
+        target_id=target_id("tatango-b#4245"),
+        account="tatango-b",
+        provider="tatango",
+    )
+
+    [message] = cli.json("dlq", "list")["messages"]
+
+    assert (message["target"], message["account"], message["event_id"]) == (
+        "tatango-b#4245",
+        "tatango-b",
+        "fan-9",
+    )
+    table = cli("dlq", "list").stdout
+    assert "tatango-b#4245 · fan-9" in table and "list_not_found" in table
+
+
+def test_a_failed_target_shows_its_ledger_status(cli: Cli, local: Local) -> None:
+    body = {"provider": "tatango", "account": "tatango-b", "phone_number": "+12065550100", "list_id": 4245}
+    body["event_id"] = "one-9"
+    _dead_letter(
+        local,
+        body,
+        target="tatango-b#4245",
+        target_id=target_id("tatango-b#4245"),
+        account="tatango-b",
+        provider="tatango",
+    )
+    put_items(
+        local.state.client("dynamodb"),
+        local.state.table_name,
+        [
+            target_row(
+                "+12065550100", "one-9", "tatango-b", "tatango", 4245, "rejected", error_code="list_not_found"
+            )
+        ],
+    )
+
+    [message] = cli.json("dlq", "list")["messages"]
+
+    assert message["target"] == "tatango-b#4245" and message["ledger_status"] == "rejected"
+
+
+def _dead_letter(local: Local, body: dict[str, Any], **attributes: str) -> None:
+    strings = {
+        "error_code": "list_not_found",
+        "error_message": "tatango has no list 4245",
+        "source_message_id": "m-1",
+        "source_receive_count": "1",
+        "event_id": str(body["event_id"]),
+        **attributes,
+    }
+    local.sqs.send_message(
+        QueueUrl=local.state.dead_letter_queue_url,
+        MessageBody=json.dumps(body),
+        MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in strings.items()},
+    )

@@ -46,13 +46,13 @@ def test_invoke_runs_the_handler_on_the_running_emulation(cli: Cli, local: Local
     assert letter["event_id"] == "i-3" and letter["error_code"] == "invalid_phone"
     # The same happened in the emulation, not only in the printout.
     assert [item["status"] for item in local.ledger("+12065550100")] == ["unsubscribed"]
-    assert not local.emulator.trackly.is_subscribed(TRACKLY_LIST, "+12065550100")
+    assert not local.simulator("trackly").is_subscribed(TRACKLY_LIST, "+12065550100")
     assert local.depth(local.state.dead_letter_queue_url) == 1
 
     again = cli("invoke", str(event))
     assert again.exit_code == 0
     assert "Batch response" in again.stdout and "unsubscribed" in again.stdout
-    assert len(local.emulator.trackly.calls) == 1  # already settled: no second provider call
+    assert len(local.simulator("trackly").calls) == 1  # already settled: no second provider call
 
 
 def test_invoke_without_a_running_emulation_starts_one(cli: Cli, tmp_path: Path) -> None:

@@ -193,6 +193,8 @@ def test_env_json_sets_exactly_the_template_variables(template: dict[str, Any]) 
 # Hand-written edge cases: (id, document, accepted by both schema and parser).
 TRACKLY = {"provider": "trackly", "phone_number": VALID_PHONE, "list_number": VALID_LIST_NUMBER}
 TATANGO = {"provider": "tatango", "phone_number": VALID_PHONE, "list_id": 42}
+EVERYWHERE = {"scope": "everywhere", "phone_number": VALID_PHONE}
+PROVIDER_SCOPE = {"scope": "provider", "provider": "tatango", "phone_number": VALID_PHONE}
 EDGE_CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("trackly-minimal", TRACKLY, True),
     ("tatango-minimal", TATANGO, True),
@@ -254,6 +256,32 @@ EDGE_CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("source-empty", {**TRACKLY, "source": ""}, True),
     ("source-not-a-string", {**TRACKLY, "source": ["crm"]}, False),
     ("source-null", {**TRACKLY, "source": None}, True),
+    # Scopes (issue 10): one list, every list of a provider, or everywhere.
+    ("everywhere-minimal", EVERYWHERE, True),
+    ("everywhere-with-purposes", {**EVERYWHERE, "purposes": ["marketing", "Informational"]}, True),
+    ("everywhere-with-provider", {**EVERYWHERE, "provider": "trackly"}, False),
+    ("everywhere-with-account", {**EVERYWHERE, "account": "trackly-brand-b"}, False),
+    ("provider-scope-minimal", PROVIDER_SCOPE, True),
+    ("provider-scope-trackly", {**PROVIDER_SCOPE, "provider": "trackly"}, True),
+    ("provider-scope-with-account", {**PROVIDER_SCOPE, "account": "tatango-brand-b"}, True),
+    ("provider-scope-with-purposes", {**PROVIDER_SCOPE, "purposes": ["marketing"]}, True),
+    ("provider-scope-without-provider", {k: v for k, v in PROVIDER_SCOPE.items() if k != "provider"}, False),
+    ("provider-scope-unknown-provider", {**PROVIDER_SCOPE, "provider": "twilio"}, False),
+    ("scope-unknown", {**EVERYWHERE, "scope": "all"}, False),
+    ("scope-wrong-case", {**EVERYWHERE, "scope": "Everywhere"}, False),
+    ("scope-single-spelled-out", {**TRACKLY, "scope": "single"}, False),
+    ("scope-not-a-string", {**TRACKLY, "scope": 1}, False),
+    ("single-with-account", {**TATANGO, "account": "tatango-brand-b"}, True),
+    ("single-with-purposes", {**TRACKLY, "purposes": ["marketing"]}, False),
+    ("account-not-a-string", {**TATANGO, "account": 7}, False),
+    ("account-empty", {**TATANGO, "account": ""}, False),
+    ("purposes-32", {**EVERYWHERE, "purposes": [f"purpose-{n}" for n in range(32)]}, True),
+    ("purposes-33", {**EVERYWHERE, "purposes": [f"purpose-{n}" for n in range(33)]}, False),
+    ("purpose-64-characters", {**EVERYWHERE, "purposes": ["p" * 64]}, True),
+    ("purpose-65-characters", {**EVERYWHERE, "purposes": ["p" * 65]}, False),
+    ("purpose-empty", {**EVERYWHERE, "purposes": [""]}, False),
+    ("purpose-not-a-string", {**PROVIDER_SCOPE, "purposes": [1]}, False),
+    ("purposes-not-an-array", {**PROVIDER_SCOPE, "purposes": "marketing"}, False),
 ]
 
 
@@ -311,3 +339,10 @@ def test_schema_is_stricter_on_occurred_at_formats_the_parser_tolerates(
 def test_date_time_format_is_checked() -> None:
     # Without a date-time format checker (rfc3339-validator), "format" is not enforced.
     assert not validator().is_valid({**TRACKLY, "occurred_at": "2026-02-30T10:00:00Z"})
+
+
+@pytest.mark.parametrize("index", range(len(validator().schema["examples"])))
+def test_the_schema_examples_are_accepted_by_both(index: int) -> None:
+    example = validator().schema["examples"][index]
+    assert schema_accepts(example)
+    assert parser_accepts(json.dumps(example))

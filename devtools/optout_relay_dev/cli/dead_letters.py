@@ -1,8 +1,9 @@
 """Reading and moving dead-letter queue messages.
 
 Messages the function dead-lettered itself carry ``error_code`` and ``error_message``
-attributes; messages the redrive policy moved carry none (they exhausted their
-receives): their last error is looked up in the ledger.
+attributes, and ``target`` (``<account>#<list>``) and ``account`` when one target of an
+event failed (the event's other targets went on); messages the redrive policy moved
+carry none (they exhausted their receives): their last error is looked up in the ledger.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from optout_relay.domain.events import parse_optout
-from optout_relay.domain.model import InboundMessage
+from optout_relay.domain.model import InboundMessage, target_id
 from optout_relay.errors import InvalidEvent
+from optout_relay.providers.registry import CONTRACTS
 
 from optout_relay_dev.cli.errors import CliError
+from optout_relay_dev.cli.event_reading import ReadEvent, read_event
 from optout_relay_dev.cli.ledger_view import get_items
-from optout_relay_dev.cli.rows import validation_providers
 from optout_relay_dev.cli.sender import Outgoing, send_messages
 
 REDRIVE_POLICY_REASON = "exhausted retries (redrive policy)"
@@ -39,7 +40,11 @@ class DeadLetter:
     provider: str | None = None
     event_id: str | None = None
     phone: str | None = None  # E.164, when the body is a valid event
-    target: str | None = None
+    target: str | None = None  # <account>#<list>, masked: the one target of the event that failed
+    target_id: str | None = None  # that target's id (``domain.model.target_id``), to match it
+    account: str | None = None
+    ledger_key: str | None = None  # the sort key of that target's ledger row, when known
+    scope: str | None = None  # everywhere / provider for a fan-out event
     error_code: str | None = None
     reason: str = REDRIVE_POLICY_REASON
     source_message_id: str = ""
@@ -60,6 +65,9 @@ class DeadLetter:
             "source_message_id": self.source_message_id,
             "provider": self.provider,
             "event_id": self.event_id,
+            "target": self.target,
+            "account": self.account,
+            "scope": self.scope,
             "error_code": self.error_code,
             "reason": self.reason,
             "by_redrive_policy": self.by_redrive_policy,
@@ -117,6 +125,9 @@ def _dead_letter(message: dict[str, Any], default_region: str) -> DeadLetter:
         receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0")),
         provider=attributes.get("provider"),
         event_id=attributes.get("event_id"),
+        target=attributes.get("target"),
+        target_id=attributes.get("target_id"),
+        account=attributes.get("account"),
         error_code=attributes.get("error_code"),
         source_message_id=attributes.get("source_message_id", message["MessageId"]),
     )
@@ -125,13 +136,31 @@ def _dead_letter(message: dict[str, Any], default_region: str) -> DeadLetter:
     # The event's own fields (the redrive policy moved the original message, same id).
     inbound = InboundMessage(message_id=letter.source_message_id, body=letter.body, receive_count=1)
     try:
-        optout = parse_optout(inbound, validation_providers(), default_region)
+        event = read_event(inbound, default_region)
     except InvalidEvent:
         return letter
-    letter.provider = letter.provider or optout.provider
-    letter.event_id = letter.event_id or optout.event_id
-    letter.phone, letter.target = optout.phone.e164, optout.target
+    letter.provider = letter.provider or event.provider
+    letter.event_id = letter.event_id or event.event_id
+    letter.phone = event.phone.e164
+    letter.scope = event.scope.kind.value if event.fan_out else None
+    letter.ledger_key = _ledger_key(letter, event)
     return letter
+
+
+def _ledger_key(letter: DeadLetter, event: ReadEvent) -> str | None:
+    """The failed target's row: named by the message, else (one list, a message the redrive
+    policy moved) the row of the provider's default account, the only one known without
+    the targets document (a list held by another account shows no ledger detail)."""
+    if event.provider is None or event.list_ref is None:
+        return None  # a fan-out's target: its name (masked in the attribute) needs the document
+    names = {
+        CONTRACTS[event.provider].target_name(account, event.list_ref)
+        for account in (letter.account, event.scope.account, event.provider)
+        if account
+    }
+    if letter.target_id is not None:
+        names = {name for name in names if target_id(name) == letter.target_id}
+    return event.ledger_key(sorted(names)[0]) if len(names) == 1 else None
 
 
 def peek(
@@ -185,10 +214,10 @@ def release(sqs: Any, queue_url: str, receipt_handles: list[str]) -> None:
 def explain_from_ledger(dynamodb: Any, table_name: str, letters: Iterable[DeadLetter]) -> None:
     """Adds each message's ledger status and, for messages the redrive policy moved (no
     error attributes), the last error the ledger recorded."""
-    keyed = [letter for letter in letters if letter.phone is not None and letter.target is not None]
-    items = get_items(dynamodb, table_name, ((str(letter.phone), str(letter.target)) for letter in keyed))
+    keyed = [letter for letter in letters if letter.phone is not None and letter.ledger_key is not None]
+    items = get_items(dynamodb, table_name, ((str(letter.phone), str(letter.ledger_key)) for letter in keyed))
     for letter in keyed:
-        item = items.get((str(letter.phone), str(letter.target)))
+        item = items.get((str(letter.phone), str(letter.ledger_key)))
         if item is None:
             continue
         letter.ledger_status = item.get("status")

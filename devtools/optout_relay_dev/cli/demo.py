@@ -9,18 +9,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from optout_relay.domain.targets import TargetsDocument
 from rich.console import Console
 
 from optout_relay_dev.cli import console as terminal
 from optout_relay_dev.cli.app_context import state_dir_of
 from optout_relay_dev.cli.dead_letters import explain_from_ledger, peek, queue_depth
+from optout_relay_dev.cli.demo_accounting import Published, account, expectations, keys_to_read
 from optout_relay_dev.cli.demo_data import Scenario, build_scenario
-from optout_relay_dev.cli.demo_report import DemoReport, Published, account, ledger_keys, render
+from optout_relay_dev.cli.demo_report import DemoReport, render
 from optout_relay_dev.cli.drain import DrainStats, drain
 from optout_relay_dev.cli.errors import CliError
-from optout_relay_dev.cli.ledger_view import get_items
+from optout_relay_dev.cli.ledger_view import account_of, get_items, get_raw_items
 from optout_relay_dev.cli.runtime import local_function
 from optout_relay_dev.cli.sender import Outgoing, send_messages
+from optout_relay_dev.cli.target import local_target
+from optout_relay_dev.cli.targets import apply_document
+from optout_relay_dev.cli.targets_access import parse_document
 from optout_relay_dev.emulator import Emulator, EmulatorState, fault_rates_for
 
 LOG_FILE_NAME = "demo-logs.jsonl"
@@ -44,10 +49,12 @@ def demo(
 ) -> None:
     """Run the whole relay on this machine and print what happened.
 
-    moto server, both provider simulators (with injected faults) and the stack from
-    template.yaml, all on loopback; a seeded mix of opt-outs published with
-    SendMessageBatch and relayed by the real handler. Exit status 0 only if every
-    event is accounted for: a settled ledger item, or a message in the dead-letter queue.
+    moto server, a simulator per provider (with injected faults) and the stack from
+    template.yaml, all on loopback; a targets document with two accounts per provider
+    applied as `optout-relay targets apply` would; a seeded mix of opt-outs (one list,
+    everywhere, one provider's lists) published with SendMessageBatch and relayed by the
+    real handler. Exit status 0 only if every event is accounted for (each target settled
+    in the ledger, or in the dead-letter queue) and every fan-out is complete.
     """
     out = terminal.stderr()
     log_path = state_dir_of(ctx) / LOG_FILE_NAME
@@ -59,9 +66,7 @@ def demo(
     out.print(
         f"[bold]optout-relay demo[/]: {count} opt-outs (seed {seed}), provider fault rate {fault_rate:.0%}"
     )
-    with out.status(
-        "Starting moto server, the Trackly and Tatango simulators, the stack from template.yaml…"
-    ):
+    with out.status("Starting moto server, the provider simulators, the stack from template.yaml…"):
         emulator = Emulator(
             prefix=f"optout-relay-demo-{uuid.uuid4().hex[:6]}",
             fault_rates=fault_rates_for(fault_rate),
@@ -71,10 +76,9 @@ def demo(
     try:
         emulator.seed_subscriptions(scenario.subscriptions)
         state = emulator.state
-        out.print(
-            f"  AWS (moto) at {state.endpoint_url} · Trackly at {state.simulator_urls['trackly']} "
-            f"· Tatango at {state.simulator_urls['tatango']}"
-        )
+        simulators = " · ".join(f"{name} at {url}" for name, url in state.simulator_urls.items())
+        out.print(f"  AWS (moto) at {state.endpoint_url} · {simulators}")
+        document = _apply_targets(state, scenario, out)
         seconds["start"] = time.monotonic() - started
         mark = time.monotonic()
         published = _publish(state, scenario, out)
@@ -100,6 +104,7 @@ def demo(
             log_path=log_path,
             fault_rate=fault_rate,
             seed=seed,
+            document=document,
         )
         seconds["report"] = time.monotonic() - mark
     finally:
@@ -111,6 +116,24 @@ def demo(
         render(report, terminal.stdout())
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _apply_targets(state: EmulatorState, scenario: Scenario, out: Console) -> TargetsDocument:
+    """The scenario's document, applied as `optout-relay targets apply` does (which also
+    creates the accounts' local secrets); the version in force, as the function reads it."""
+    region = _region(state)
+    raw = scenario.targets_document
+    applied = apply_document(local_target(state), raw, parse_document(raw, region), region, verbose=False)
+    document = parse_document(raw, region, version=int(applied["version"]))
+    out.print(
+        f"  Targets document version {document.version} applied: {len(document.accounts)} accounts "
+        f"({', '.join(account.id for account in document.accounts)}), {document.list_count} lists"
+    )
+    return document
+
+
+def _region(state: EmulatorState) -> str:
+    return state.function_environment.get("DEFAULT_PHONE_REGION", "US")
 
 
 def _publish(state: EmulatorState, scenario: Scenario, out: Console) -> list[Published]:
@@ -138,28 +161,44 @@ def _report(
     log_path: Path,
     fault_rate: float,
     seed: int,
+    document: TargetsDocument,
 ) -> DemoReport:
-    """Reads the outcome back from the emulation: ledger items by key, every DLQ message."""
+    """Reads the outcome back from the emulation: ledger rows and summaries by key, every
+    DLQ message."""
     state = emulator.state
     sqs, dynamodb = state.client("sqs"), state.client("dynamodb")
-    region = state.function_environment.get("DEFAULT_PHONE_REGION", "US")
+    region = _region(state)
     letters = peek(
-        sqs, state.dead_letter_queue_url, limit=10 * len(published) + 10, default_region=region
+        sqs, state.dead_letter_queue_url, limit=50 * len(published) + 10, default_region=region
     ).letters
     explain_from_ledger(dynamodb, state.table_name, letters)
-    keys = ledger_keys(published, region)
-    ledger = get_items(dynamodb, state.table_name, (key for key in keys.values() if key is not None))
+    expected = expectations(published, document, region)
+    target_keys, summary_keys = keys_to_read(expected)
+    ledger = get_items(dynamodb, state.table_name, target_keys)
+    summaries = {
+        (str(item["phone_number"]), str(item["target"])): item
+        for item in get_raw_items(dynamodb, state.table_name, summary_keys)
+    }
     outcomes: dict[str, Counter[str]] = {}
+    by_account: dict[str, Counter[str]] = {}
     for item in ledger.values():
-        outcomes.setdefault(str(item.get("provider")), Counter())[str(item.get("status"))] += 1
-    calls = {"trackly": emulator.trackly.calls, "tatango": emulator.tatango.calls}
+        status = str(item.get("status"))
+        outcomes.setdefault(str(item.get("provider")), Counter())[status] += 1
+        by_account.setdefault(account_of(item), Counter())[status] += 1
+    calls = {name: simulator.calls for name, simulator in emulator.simulators.items()}
     targets_called = sum(1 for item in ledger.values() if int(item.get("attempts", 0)) > 0)
     return DemoReport(
         published=len(published),
         outcomes=outcomes,
+        by_account=by_account,
         ledger_items=len(ledger),
+        document={
+            "version": document.version,
+            "accounts": len(document.accounts),
+            "lists": document.list_count,
+        },
         dead_letters=letters,
-        accounting=account(published, keys, ledger, letters),
+        accounting=account(expected, ledger, summaries, letters),
         provider_calls={name: len(made) for name, made in calls.items()},
         faults=Counter(str(call.fault) for made in calls.values() for call in made if call.fault),
         extra_calls=max(0, sum(len(made) for made in calls.values()) - targets_called),

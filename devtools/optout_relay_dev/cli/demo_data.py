@@ -1,10 +1,14 @@
-"""The demo's opt-outs: a realistic, seeded mix across both providers.
+"""The demo's opt-outs and targets document: a realistic, seeded mix across every provider.
 
-Numbers are fictional (NANP 555-01XX). The mix: numbers subscribed at a provider
-(some at both), numbers that are not, national formats such as "(206) 555-0123",
-SNS-wrapped messages, duplicates of an earlier event, invalid numbers, a Tatango list
-that does not exist, non-US numbers for Tatango, a missing list, and a body that is not
-JSON. Injected provider faults come on top (the simulators' fault rates).
+Every registered provider (``simulators.registry``) gets two accounts in the document,
+its default one (named after the provider) and a brand account, each with a few lists,
+some tagged with purposes; the brand account also lists a retired list the provider no
+longer has. Events: numbers subscribed on one list (some at two providers), numbers
+that are not, everywhere-events (some narrowed to a purpose), provider-scope events,
+events naming their account, national formats such as "(206) 555-0123", SNS-wrapped
+messages, duplicates, invalid numbers, numbers a provider does not serve, unknown lists,
+a missing list and a body that is not JSON. Numbers are fictional (NANP 555-01XX).
+Provider faults come on top (the simulators' fault rates).
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-TRACKLY_LISTS = ("+18005550100", "+18885550123")
-TATANGO_LISTS = (4242, 5151)
-UNKNOWN_TATANGO_LIST = 9999
+from optout_relay.domain.phone import normalise_phone
+from optout_relay.domain.provider_rules import FieldProblem
+from optout_relay.providers.registry import CONTRACTS
+
+from optout_relay_dev.simulators.registry import SIMULATORS
+
 AREA_CODES = (
     "206",
     "425",
@@ -44,23 +51,49 @@ AREA_CODES = (
 )
 SOURCES = ("stop-keyword", "crm-export", "support-form", "preference-center")
 INVALID_NUMBERS = ("555-0100", "+1 123 456 7890", "12345", "call me maybe", "+999 5550100", "(000) 555-0100")
-NON_US_NUMBERS = ("+442079460958", "+61291234567", "+4930123456")
+FOREIGN_NUMBERS = ("+442079460958", "+61291234567", "+4930123456")
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:optouts"
+SECRET_PREFIX = "demo/accounts"  # noqa: S105 - a name prefix, not a secret
+BRAND_SUFFIX = "-brand-b"
+LISTS_PER_ACCOUNT = 3
+PURPOSES_BY_POSITION = (("marketing",), ("informational",), ())  # a list's tags, by its place
+NARROWING_PURPOSE = "marketing"
+UNKNOWN_LIST_INDEX = 90  # a list reference no account lists and no provider has
+RETIRED_LIST_INDEX = 91  # in the brand accounts' lists, but gone at the provider
 
 # Kinds of event, with their share of the run.
 KIND_WEIGHTS = {
-    "subscribed": 50,
-    "not_subscribed": 16,
-    "both_providers": 8,  # the same number subscribed at both: two events
+    "subscribed": 44,
+    "not_subscribed": 14,
+    "both_providers": 6,  # the same number subscribed at two providers: two events
+    "everywhere": 6,
+    "provider_scope": 2,
+    "named_account": 2,
     "duplicate": 6,
-    "invalid_phone": 6,
-    "unknown_list": 5,
-    "non_us_tatango": 3,
+    "invalid_phone": 5,
+    "unknown_list": 4,
+    "unsupported_region": 3,
     "missing_list": 2,
 }
+FAN_OUT_KINDS = ("everywhere", "provider_scope")
 SNS_SHARE = 0.12
 NATIONAL_FORMAT_SHARE = 0.3
 NO_EVENT_ID_SHARE = 0.1
+PURPOSES_SHARE = 0.3  # fan-outs narrowed to NARROWING_PURPOSE
+
+
+@dataclass(frozen=True)
+class DemoList:
+    provider: str
+    account: str
+    value: str | int  # as an event and the document carry it
+    purposes: tuple[str, ...] = ()
+    retired: bool = False
+
+    @property
+    def key(self) -> str:
+        """The reference as the provider's contract normalises it (simulator state keys)."""
+        return CONTRACTS[self.provider].parse_list_value(self.value, "US").value
 
 
 @dataclass(frozen=True)
@@ -72,16 +105,62 @@ class DemoEvent:
     national_format: bool = False
 
 
+def demo_lists() -> list[DemoList]:
+    """Two accounts per provider, ``LISTS_PER_ACCOUNT`` lists each (tagged by position),
+    and one retired list in each brand account."""
+    lists = []
+    for name, simulator in SIMULATORS.items():
+        for index, account in enumerate((name, f"{name}{BRAND_SUFFIX}")):
+            for position in range(LISTS_PER_ACCOUNT):
+                value = simulator.sample_list(index * LISTS_PER_ACCOUNT + position)
+                lists.append(DemoList(name, account, value, PURPOSES_BY_POSITION[position]))
+            if index:
+                lists.append(DemoList(name, account, simulator.sample_list(RETIRED_LIST_INDEX), retired=True))
+    return lists
+
+
+def targets_document(lists: list[DemoList]) -> dict[str, Any]:
+    """The document the demo applies (what a user would write in YAML)."""
+    accounts: dict[str, dict[str, Any]] = {}
+    for listed in lists:
+        account = accounts.setdefault(
+            listed.account,
+            {
+                "id": listed.account,
+                "provider": listed.provider,
+                "secret_id": f"{SECRET_PREFIX}/{listed.account}",
+                "lists": [],
+            },
+        )
+        entry: dict[str, Any] = {CONTRACTS[listed.provider].list_field: listed.value}
+        if listed.purposes:
+            entry["purposes"] = list(listed.purposes)
+        account["lists"].append(entry)
+    return {"accounts": list(accounts.values())}
+
+
 @dataclass
 class Scenario:
     events: list[DemoEvent] = field(default_factory=list)
-    # Simulator state (their ``load_state`` formats): who is subscribed where.
-    trackly_lists: dict[str, list[str]] = field(default_factory=dict)
-    tatango_lists: dict[str, list[str]] = field(default_factory=dict)
+    lists: list[DemoList] = field(default_factory=demo_lists)
+    # Simulator state (their ``load_state`` format): who is subscribed where.
+    subscribed: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for listed in self.lists:
+            if not listed.retired:  # a retired list does not exist at the provider
+                self.subscribed.setdefault(listed.provider, {}).setdefault(listed.key, [])
 
     @property
     def subscriptions(self) -> dict[str, Any]:
-        return {"trackly": {"lists": self.trackly_lists}, "tatango": {"lists": self.tatango_lists}}
+        return {provider: {"lists": lists} for provider, lists in self.subscribed.items()}
+
+    @property
+    def targets_document(self) -> dict[str, Any]:
+        return targets_document(self.lists)
+
+    def subscribe(self, listed: DemoList, e164: str) -> None:
+        self.subscribed.setdefault(listed.provider, {}).setdefault(listed.key, []).append(e164)
 
     def kinds(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -113,14 +192,21 @@ def _formatted(area: str, line: str, rng: random.Random) -> str:
     )
 
 
+def _refuses(provider: str, number: str) -> bool:
+    try:
+        CONTRACTS[provider].check_phone(normalise_phone(number, "US"))
+    except FieldProblem:
+        return True
+    return False
+
+
 class _Builder:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
-        self.scenario = Scenario(
-            trackly_lists={number: [] for number in TRACKLY_LISTS},
-            tatango_lists={str(list_id): [] for list_id in TATANGO_LISTS},
-        )
+        self.scenario = Scenario()
+        self.providers = list(SIMULATORS)
+        self.live = [listed for listed in self.scenario.lists if not listed.retired]
         self.phones = _phones(self.rng)
         self.serial = 0
         self.now = datetime.now(UTC).replace(microsecond=0)
@@ -132,16 +218,23 @@ class _Builder:
         except StopIteration:
             raise ValueError(f"the demo has at most {len(AREA_CODES) * 100} distinct numbers") from None
 
-    def document(self, provider: str, phone: str, list_value: str | int) -> dict[str, Any]:
+    def lists_of(self, provider: str) -> list[DemoList]:
+        return [listed for listed in self.live if listed.provider == provider]
+
+    def document(self, phone: str, **fields: Any) -> dict[str, Any]:
+        """An event: ``fields`` (scope, provider, list, ...) then phone, id, time, source."""
         self.serial += 1
-        document: dict[str, Any] = {"provider": provider, "phone_number": phone}
-        document["list_number" if provider == "trackly" else "list_id"] = list_value
+        document: dict[str, Any] = {**fields, "phone_number": phone}
         if self.rng.random() >= NO_EVENT_ID_SHARE:  # else the SQS message id is the event id
             document["event_id"] = f"demo-{self.seed}-{self.serial:05d}"
         moment = self.now - timedelta(minutes=self.rng.randint(1, 60 * 24 * 3))
         document["occurred_at"] = moment.isoformat().replace("+00:00", "Z")
         document["source"] = self.rng.choice(SOURCES)
         return document
+
+    def one_list(self, listed: DemoList | None, provider: str, value: object = None) -> dict[str, Any]:
+        field_name = CONTRACTS[provider].list_field
+        return {"provider": provider, field_name: listed.value if listed else value}
 
     def add(self, kind: str, document: dict[str, Any]) -> None:
         body = json.dumps(document)
@@ -167,58 +260,81 @@ class _Builder:
         self, provider: str, kind: str = "subscribed", phone: tuple[str, str] | None = None
     ) -> None:
         area, line = phone or self.next_phone()
-        if provider == "trackly":
-            list_number = self.rng.choice(TRACKLY_LISTS)
-            self.scenario.trackly_lists[list_number].append(f"+1{area}555{line}")
-            self.add(kind, self.document("trackly", _formatted(area, line, self.rng), list_number))
-        else:
-            list_id = self.rng.choice(TATANGO_LISTS)
-            self.scenario.tatango_lists[str(list_id)].append(f"{area}555{line}")
-            self.add(kind, self.document("tatango", _formatted(area, line, self.rng), list_id))
+        listed = self.rng.choice(self.lists_of(provider))
+        self.scenario.subscribe(listed, f"+1{area}555{line}")
+        self.add(kind, self.document(_formatted(area, line, self.rng), **self.one_list(listed, provider)))
+
+    def fan_out(self, kind: str) -> None:
+        """A number on one or two lists, opted out of every list of a scope."""
+        area, line = self.next_phone()
+        fields: dict[str, Any] = {"scope": "everywhere"}
+        candidates = self.live
+        if kind == "provider_scope":
+            provider = self.rng.choice(self.providers)
+            fields = {"scope": "provider", "provider": provider}
+            candidates = self.lists_of(provider)
+            if self.rng.random() < 0.3:
+                fields["account"] = self.rng.choice(candidates).account
+        if self.rng.random() < PURPOSES_SHARE:
+            fields["purposes"] = [NARROWING_PURPOSE]
+        for listed in self.rng.sample(candidates, k=min(len(candidates), self.rng.choice((1, 2)))):
+            self.scenario.subscribe(listed, f"+1{area}555{line}")
+        self.add(kind, self.document(_formatted(area, line, self.rng), **fields))
 
     def one(self, kind: str) -> None:
         rng = self.rng
-        provider = rng.choice(("trackly", "tatango"))
-        if kind == "subscribed":
-            self.subscribed(provider)
-        elif kind == "both_providers":
+        provider = rng.choice(self.providers)
+        if kind in FAN_OUT_KINDS:
+            self.fan_out(kind)
+        elif kind == "both_providers" and len(self.providers) > 1:
             phone = self.next_phone()
-            self.subscribed("trackly", kind, phone)
-            self.subscribed("tatango", kind, phone)
+            for name in rng.sample(self.providers, 2):
+                self.subscribed(name, kind, phone)
+        elif kind == "named_account":
+            area, line = self.next_phone()
+            listed = rng.choice(self.lists_of(provider))
+            self.scenario.subscribe(listed, f"+1{area}555{line}")
+            fields = {**self.one_list(listed, provider), "account": listed.account}
+            self.add(kind, self.document(f"+1{area}555{line}", **fields))
         elif kind == "not_subscribed":
             area, line = self.next_phone()
-            list_value = rng.choice(TRACKLY_LISTS) if provider == "trackly" else rng.choice(TATANGO_LISTS)
-            self.add(kind, self.document(provider, _formatted(area, line, rng), list_value))
+            listed = rng.choice(self.lists_of(provider))
+            self.add(kind, self.document(_formatted(area, line, rng), **self.one_list(listed, provider)))
         elif kind == "duplicate" and self.sent_bodies:
             earlier = rng.choice(self.sent_bodies)
             self.scenario.events.append(DemoEvent(earlier.body, kind, earlier.provider, earlier.sns_wrapped))
         elif kind == "invalid_phone":
-            list_value = rng.choice(TRACKLY_LISTS) if provider == "trackly" else rng.choice(TATANGO_LISTS)
-            self.add(kind, self.document(provider, rng.choice(INVALID_NUMBERS), list_value))
+            listed = rng.choice(self.lists_of(provider))
+            self.add(kind, self.document(rng.choice(INVALID_NUMBERS), **self.one_list(listed, provider)))
         elif kind == "unknown_list":
             area, line = self.next_phone()
-            self.add(kind, self.document("tatango", f"+1{area}555{line}", UNKNOWN_TATANGO_LIST))
-        elif kind == "non_us_tatango":
-            self.add(kind, self.document("tatango", rng.choice(NON_US_NUMBERS), rng.choice(TATANGO_LISTS)))
+            unknown = SIMULATORS[provider].sample_list(UNKNOWN_LIST_INDEX)
+            self.add(kind, self.document(f"+1{area}555{line}", **self.one_list(None, provider, unknown)))
+        elif kind == "unsupported_region" and self.refusing():
+            name, number = rng.choice(self.refusing())
+            listed = rng.choice(self.lists_of(name))
+            self.add(kind, self.document(number, **self.one_list(listed, name)))
         elif kind == "missing_list":
             area, line = self.next_phone()
-            document = self.document("trackly", f"+1{area}555{line}", TRACKLY_LISTS[0])
-            del document["list_number"]
-            self.add(kind, document)
+            self.add(kind, self.document(f"+1{area}555{line}", provider=provider))
         else:
             self.subscribed(provider)
 
+    def refusing(self) -> list[tuple[str, str]]:
+        """(provider, valid number it does not serve) pairs, from the providers' contracts."""
+        return [(name, n) for name in self.providers for n in FOREIGN_NUMBERS if _refuses(name, n)]
+
 
 def build_scenario(count: int, seed: int) -> Scenario:
-    """About ``count`` messages (exactly ``count``), seeded: the same seed, the same run."""
+    """Exactly ``count`` messages, seeded: the same seed, the same run."""
     if count < 1:
         raise ValueError("the demo needs at least one opt-out")
     builder = _Builder(seed)
     if count >= 20:
-        # A producer bug: a truncated body.
-        builder.scenario.events.append(
-            DemoEvent('{"provider": "trackly", "phone_number": ', "invalid_json", None)
-        )
+        # A producer bug: a truncated body; and at least one fan-out of each scope.
+        builder.scenario.events.append(DemoEvent('{"phone_number": ', "invalid_json", None))
+        for kind in FAN_OUT_KINDS:
+            builder.fan_out(kind)
     kinds = list(KIND_WEIGHTS)
     weights = list(KIND_WEIGHTS.values())
     while len(builder.scenario.events) < count:

@@ -1,53 +1,34 @@
-"""What the demo prints at the end: outcomes per provider from the ledger, retries,
-dead-letter queue messages by error code, time taken, and whether every published
-message is accounted for (a settled ledger item, or a message in the DLQ)."""
+"""What the demo prints at the end: outcomes per provider and account from the ledger,
+the fan-outs (targets per event, how many complete), retries, dead-letter queue messages
+by error code, time taken, and whether every published message is accounted for
+(``demo_accounting``: settled in the ledger, or in the DLQ)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from optout_relay.domain.events import InvalidOptOut, parse_optout
-from optout_relay.domain.model import InboundMessage, ledger_target
-from optout_relay.errors import InvalidEvent
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from optout_relay_dev.cli.dead_letters import NO_CODE, DeadLetter
-from optout_relay_dev.cli.ledger_view import SETTLED
-from optout_relay_dev.cli.rows import validation_providers
+from optout_relay_dev.cli.demo_accounting import Accounting, FanOut
 
 OUTCOMES = ("unsubscribed", "not_subscribed", "rejected", "failed", "retrying")
-
-
-@dataclass(frozen=True)
-class Published:
-    message_id: str
-    body: str
-    kind: str
-
-
-@dataclass
-class Accounting:
-    published: int = 0
-    settled: int = 0  # a settled ledger item (unsubscribed / not_subscribed)
-    dead_lettered: int = 0  # in the dead-letter queue
-    unaccounted: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        return not self.unaccounted and self.settled + self.dead_lettered == self.published
 
 
 @dataclass
 class DemoReport:
     published: int
-    outcomes: dict[str, Counter[str]]  # provider -> status -> ledger items
+    outcomes: dict[str, Counter[str]]  # provider -> status -> target rows
+    by_account: dict[str, Counter[str]]  # account -> status -> target rows
     ledger_items: int
+    document: dict[str, int]  # the targets document applied: version, accounts, lists
     dead_letters: list[DeadLetter]
     accounting: Accounting
     provider_calls: dict[str, int]
@@ -66,13 +47,15 @@ class DemoReport:
         return self.accounting.complete and self.queue_left == 0
 
     def dead_letters_by_code(self) -> list[tuple[str, int, str, list[str]]]:
-        """(error_code, count, an example reason, providers), most frequent first."""
+        """(error_code, count, an example reason, where: accounts or providers), most frequent first."""
         groups: dict[str, list[DeadLetter]] = {}
         for letter in self.dead_letters:
             groups.setdefault(letter.error_code or NO_CODE, []).append(letter)
         rows = []
         for code, letters in groups.items():
-            providers = sorted({letter.provider or "no provider" for letter in letters})
+            providers = sorted(
+                {letter.account or letter.provider or letter.scope or "?" for letter in letters}
+            )
             rows.append((code, len(letters), letters[0].reason, providers))
         return sorted(rows, key=lambda row: (-row[1], row[0]))
 
@@ -87,10 +70,20 @@ class DemoReport:
                 "settled_in_ledger": self.accounting.settled,
                 "in_dead_letter_queue": self.accounting.dead_lettered,
                 "unaccounted": self.accounting.unaccounted,
+                "targets_settled": self.accounting.targets_settled,
+                "targets_dead_lettered": self.accounting.targets_dead_lettered,
+            },
+            "targets_document": self.document,
+            "fan_outs": {
+                "events": len(self.accounting.fan_outs),
+                "complete": self.accounting.fan_outs_complete,
+                "events_by_scope": dict(Counter(f.scope for f in self.accounting.fan_outs)),
+                "each": [fan_out.to_json() for fan_out in self.accounting.fan_outs],
             },
             "ledger": {
                 "items": self.ledger_items,
                 "by_provider": {p: dict(c) for p, c in sorted(self.outcomes.items())},
+                "by_account": {a: dict(c) for a, c in sorted(self.by_account.items())},
             },
             "dead_letter_queue": {
                 "messages": len(self.dead_letters),
@@ -108,76 +101,17 @@ class DemoReport:
         }
 
 
-LedgerKey = tuple[str, str]  # (phone_number, target)
-
-
-def ledger_keys(published: Sequence[Published], default_region: str) -> dict[str, LedgerKey | None]:
-    """Where each message's ledger item is, as the function computes it (``None``: the
-    event has no valid phone number and provider, so it can have no ledger item)."""
-    providers = validation_providers()
-    keys: dict[str, LedgerKey | None] = {}
-    for message in published:
-        inbound = InboundMessage(message_id=message.message_id, body=message.body, receive_count=1)
-        try:
-            optout = parse_optout(inbound, providers, default_region)
-        except InvalidOptOut as error:
-            partial = error.partial
-            keys[message.message_id] = (
-                (
-                    partial.phone.e164,
-                    ledger_target(
-                        partial.provider,
-                        partial.list_ref.value if partial.list_ref else None,
-                        partial.event_id,
-                    ),
-                )
-                if partial.phone is not None and partial.provider is not None
-                else None
-            )
-        except InvalidEvent:
-            keys[message.message_id] = None
-        else:
-            keys[message.message_id] = (optout.phone.e164, optout.target) if optout.target else None
-    return keys
-
-
-def account(
-    published: Sequence[Published],
-    keys: Mapping[str, LedgerKey | None],
-    ledger: Mapping[LedgerKey, dict[str, Any]],
-    dead_letters: Sequence[DeadLetter],
-) -> Accounting:
-    """Every published message must end as a settled ledger item or a DLQ message."""
-    in_dlq = {letter.source_message_id for letter in dead_letters} | {
-        letter.message_id for letter in dead_letters
-    }
-    accounting = Accounting(published=len(published))
-    for message in published:
-        if message.message_id in in_dlq:
-            accounting.dead_lettered += 1
-            continue
-        key = keys.get(message.message_id)
-        status = ledger[key].get("status") if key is not None and key in ledger else None
-        if status in SETTLED:
-            accounting.settled += 1
-            continue
-        why = (
-            "no ledger item possible, and not in the DLQ"
-            if key is None
-            else f"ledger status {status or 'missing'}"
-        )
-        accounting.unaccounted.append({"message_id": message.message_id, "kind": message.kind, "why": why})
-    return accounting
-
-
 KIND_LABELS = {
-    "subscribed": "subscribed at one provider",
-    "both_providers": "events for numbers subscribed at both",
+    "subscribed": "subscribed on one list",
+    "both_providers": "events for numbers subscribed at two providers",
     "not_subscribed": "not subscribed",
+    "everywhere": "everywhere-events",
+    "provider_scope": "provider-scope events",
+    "named_account": "naming their account",
     "duplicate": "duplicates of an earlier event",
     "invalid_phone": "invalid numbers",
-    "unknown_list": "unknown Tatango list",
-    "non_us_tatango": "non-US numbers for Tatango",
+    "unknown_list": "lists in no account",
+    "unsupported_region": "numbers a provider does not serve",
     "missing_list": "missing list",
     "invalid_json": "not JSON",
     "national_format": "in national format",
@@ -201,7 +135,7 @@ OUTCOME_LABELS = {
 
 def _outcome_table(report: DemoReport) -> Table:
     providers = sorted(report.outcomes)
-    table = Table(title="Ledger outcomes (one item per event and provider target)", title_justify="left")
+    table = Table(title="Ledger outcomes (one row per event and target)", title_justify="left")
     table.add_column("status")
     for provider in providers:
         table.add_column(provider, justify="right")
@@ -227,12 +161,62 @@ def _dead_letter_table(report: DemoReport) -> Table:
     table = Table(
         title=f"Dead-letter queue: {len(report.dead_letters)} messages, by error_code", title_justify="left"
     )
-    table.add_column("error_code\nproviders", no_wrap=True)
+    table.add_column("error_code\naccounts", no_wrap=True)
     table.add_column("messages", justify="right")
     table.add_column("reason (one example)", overflow="fold")
     for code, count, reason, providers in report.dead_letters_by_code():
         table.add_row(Text.assemble(code, "\n", (", ".join(providers), "dim")), str(count), reason)
     return table
+
+
+def _fan_out_table(report: DemoReport) -> RenderableType:
+    fan_outs = report.accounting.fan_outs
+    document = report.document
+    where = (
+        f"targets document version {document.get('version', 0)}: "
+        f"{document.get('accounts', 0)} accounts, {document.get('lists', 0)} lists"
+    )
+    if not fan_outs:
+        return Text(f"Fan-outs: none in this run ({where}).")
+    groups: dict[str, list[FanOut]] = {}
+    for fan_out in fan_outs:
+        label = fan_out.scope + (f"\n· {', '.join(fan_out.purposes)}" if fan_out.purposes else "")
+        groups.setdefault(label, []).append(fan_out)
+    table = Table(
+        title=f"Fan-outs: {len(fan_outs)} events, {report.accounting.fan_outs_complete} complete ({where})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("scope\n· purposes", no_wrap=True)
+    for name in (
+        "events",
+        "targets\neach",
+        "unsub-\nscribed",
+        "not sub-\nscribed",
+        "in the\nDLQ",
+        "complete",
+    ):
+        table.add_column(name, justify="right")
+    for label, group in sorted(groups.items()):
+        sizes = sorted({fan_out.targets for fan_out in group if not fan_out.refused}) or [0]
+        outcomes: Counter[str] = sum((fan_out.outcomes for fan_out in group), Counter())
+        refused = sum(1 for fan_out in group if fan_out.refused)
+        complete = f"{sum(1 for fan_out in group if fan_out.complete)}/{len(group)}"
+        table.add_row(
+            label,
+            str(len(group)),
+            str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}",
+            _count(outcomes["unsubscribed"]),
+            _count(outcomes["not_subscribed"]),
+            _count(outcomes["dead_lettered"]),
+            complete + (f"\n{refused} refused" if refused else ""),
+        )
+    return table
+
+
+def _accounts_text(report: DemoReport) -> Text:
+    parts = [f"{name} {sum(counts.values())}" for name, counts in sorted(report.by_account.items())]
+    return Text.assemble(("Target outcomes by account: ", "bold"), ", ".join(parts) + ".")
 
 
 def render(report: DemoReport, console: Console) -> None:
@@ -244,6 +228,9 @@ def render(report: DemoReport, console: Console) -> None:
         Text.assemble(("Published: ", "bold"), _kinds_text(report.kinds) + "."),
         Text(""),
         _outcome_table(report),
+        _accounts_text(report),
+        Text(""),
+        _fan_out_table(report),
         Text(""),
         Text.assemble(
             ("Retries: ", "bold"),
@@ -260,12 +247,16 @@ def render(report: DemoReport, console: Console) -> None:
         verdict = Text.assemble(
             ("✔ Every event accounted for: ", "bold green"),
             f"{accounting.published} published = {accounting.settled} settled in the ledger "
-            f"+ {accounting.dead_lettered} in the dead-letter queue.",
+            f"+ {accounting.dead_lettered} in the dead-letter queue (whole, or at a target); "
+            f"{accounting.targets_settled} targets settled, "
+            f"{accounting.targets_dead_lettered} dead-lettered; "
+            f"{accounting.fan_outs_complete} of {len(accounting.fan_outs)} fan-outs complete.",
         )
     else:
         verdict = Text.assemble(
             ("✘ Not every event is accounted for: ", "bold red"),
-            f"{len(accounting.unaccounted)} of {accounting.published} are neither settled nor in the DLQ; "
+            f"{len(accounting.unaccounted)} of {accounting.published} are neither settled nor in the DLQ "
+            "(or their fan-out is not complete); "
             f"{report.queue_left} still in the queue.",
         )
         for missing in accounting.unaccounted[:10]:

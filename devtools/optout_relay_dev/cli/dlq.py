@@ -40,15 +40,23 @@ dlq_app = typer.Typer(help="Inspect the dead-letter queue and send its messages 
 def dead_letter_table(letters: list[DeadLetter], title: str) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("error_code\nage", no_wrap=True)
-    table.add_column("provider · event id\nmessage id", overflow="fold", ratio=1)
+    table.add_column("target · event id\nmessage id", overflow="fold", ratio=1)
     table.add_column("reason", overflow="fold", ratio=1)
     for letter in letters:
         table.add_row(
             f"{letter.error_code or NO_CODE}\n{format_age(letter.age_seconds())}",
-            f"{letter.provider or '?'} · {letter.event_id or '?'}\n{letter.message_id}",
+            f"{where(letter)} · {letter.event_id or '?'}\n{letter.message_id}",
             letter.reason,
         )
     return table
+
+
+def where(letter: DeadLetter) -> str:
+    """The failed target (``account#list``, one of a fan-out's), else what the event named:
+    its provider, or its scope when the whole fan-out was refused."""
+    if letter.target:
+        return letter.target
+    return letter.provider or letter.scope or "?"
 
 
 @dlq_app.command("list")
@@ -61,7 +69,7 @@ def list_dead_letters(
     stack_name: StackNameOption = None,
     region: RegionOption = None,
 ) -> None:
-    """List the dead-letter queue: provider, event, error_code, reason, age.
+    """List the dead-letter queue: target (account#list) or provider, event, error_code, reason, age.
 
     Messages are read without being consumed: hidden while the queue is read, then
     made visible again. Messages the redrive policy moved (no error_code of their own)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from optout_relay.domain.events import InvalidOptOut, parse_optout
-from optout_relay.domain.model import InboundMessage, Phone, ledger_target
+from optout_relay.domain.events import InvalidOptOut
+from optout_relay.domain.model import InboundMessage, Phone
 from optout_relay.errors import InvalidEvent
 
 from optout_relay_dev.cli import console as terminal
@@ -21,10 +21,10 @@ from optout_relay_dev.cli.app_context import state_dir_of
 from optout_relay_dev.cli.dead_letters import DeadLetter, explain_from_ledger, peek
 from optout_relay_dev.cli.dlq import dead_letter_table
 from optout_relay_dev.cli.errors import CliError
+from optout_relay_dev.cli.event_reading import read_event
 from optout_relay_dev.cli.ledger_view import ledger_table, query_phone
-from optout_relay_dev.cli.rows import validation_providers
 from optout_relay_dev.cli.runtime import local_function
-from optout_relay_dev.cli.seeding import optouts_in_bodies, record_bodies, subscriptions_for
+from optout_relay_dev.cli.seeding import events_in_bodies, record_bodies, subscriptions_for
 from optout_relay_dev.cli.target import (
     DLQ_URL,
     FUNCTION,
@@ -76,7 +76,7 @@ def invoke(
             note = "ran the handler in this process against the `local up` emulation"
             if state is None:
                 emulator = stack.enter_context(Emulator(prefix=f"optout-relay-invoke-{uuid.uuid4().hex[:6]}"))
-                emulator.seed_subscriptions(subscriptions_for(optouts_in_bodies(record_bodies(event))))
+                emulator.seed_subscriptions(subscriptions_for(events_in_bodies(record_bodies(event))))
                 state = emulator.state
                 note = (
                     "no `local up` emulation is running: started one for this command, with the event's "
@@ -175,35 +175,26 @@ def _invoke_deployed(target: Target, event: dict[str, Any]) -> Any:
 def _results(
     target: Target, records: list[dict[str, Any]], region: str
 ) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
-    """The ledger items and DLQ messages that came from these records."""
-    providers = validation_providers()
-    wanted: dict[str, set[str]] = {}  # phone -> ledger targets
+    """The ledger rows (every target of each record's event) and DLQ messages that came
+    from these records."""
+    wanted: dict[str, set[str]] = {}  # phone -> event ids
     for record in records:
         message = InboundMessage(str(record["messageId"]), str(record["body"]), 1)
         phone: Phone | None
-        wanted_target: str | None
         try:
-            optout = parse_optout(message, providers, region)
-            phone, wanted_target = optout.phone, optout.target
+            event = read_event(message, region)
+            phone, event_id = event.phone, event.event_id
         except InvalidOptOut as error:
-            partial = error.partial
-            phone = partial.phone
-            wanted_target = (
-                None
-                if partial.provider is None
-                else ledger_target(
-                    partial.provider, partial.list_ref.value if partial.list_ref else None, partial.event_id
-                )
-            )
+            phone, event_id = error.partial.phone, error.partial.event_id
         except InvalidEvent:
             continue
-        if phone is not None and wanted_target is not None:
-            wanted.setdefault(phone.e164, set()).add(wanted_target)
+        if phone is not None:
+            wanted.setdefault(phone.e164, set()).add(event_id)
     dynamodb = target.client("dynamodb")
     ledger = []
-    for e164, targets in wanted.items():
+    for e164, event_ids in wanted.items():
         for item in query_phone(dynamodb, target.output(TABLE), e164):
-            if item.get("target") in targets:
+            if item.get("event_id") in event_ids:
                 ledger.append(item)
     ids = {str(record["messageId"]) for record in records}
     letters = [

@@ -23,7 +23,7 @@ from optout_relay_dev.cli.errors import CliError
 from optout_relay_dev.cli.publish import PhoneRegionOption
 from optout_relay_dev.cli.rows import read_file, validate
 from optout_relay_dev.cli.runtime import local_function
-from optout_relay_dev.cli.seeding import merge, optouts_in_bodies, sample_event_bodies, subscriptions_for
+from optout_relay_dev.cli.seeding import events_in_bodies, merge, sample_event_bodies, subscriptions_for
 from optout_relay_dev.cli.target import local_target, process_alive, resolve_local, running_state, state_file
 from optout_relay_dev.cli.targets import apply_document, load_valid
 from optout_relay_dev.emulator import READY_LINE, EmulatorState, read_state
@@ -85,7 +85,7 @@ def up(
         return
     # Refused before anything starts: an invalid document never reaches the table.
     document = load_valid(targets, phone_region) if targets is not None else None
-    documents = [subscriptions_for(optouts_in_bodies(sample_event_bodies()))]
+    documents = [subscriptions_for(events_in_bodies(sample_event_bodies()))]
     for path in subscribed or []:
         rows, _ = read_file(path)
         validation = validate(rows, "US", path.name)
@@ -94,7 +94,7 @@ def up(
                 f"[yellow]note:[/] {path}: {len(validation.problems)} invalid row(s) not subscribed "
                 f"(first: line {validation.problems[0].line}: {validation.problems[0].message})"
             )
-        documents.append(subscriptions_for(row.optout for row in validation.valid))
+        documents.append(subscriptions_for(row.event for row in validation.valid))
     state_dir.mkdir(parents=True, exist_ok=True)
     seed_path = state_dir / SEED_FILE_NAME
     seed_path.write_text(json.dumps(merge(*documents), indent=1), encoding="utf-8")
@@ -177,8 +177,7 @@ def _state_table(state: EmulatorState, depths: dict[str, int] | None = None) -> 
         ("dead-letter queue", dlq),
         ("ledger table", state.table_name),
         ("targets table", state.targets_table_name or "-"),
-        ("Trackly simulator", state.simulator_urls.get("trackly", "?")),
-        ("Tatango simulator", state.simulator_urls.get("tatango", "?")),
+        *((f"{name.capitalize()} simulator", url) for name, url in sorted(state.simulator_urls.items())),
         ("started", state.started_at),
         ("log", state.log_file or "-"),
     ):

@@ -13,7 +13,15 @@ from rich.table import Table
 from optout_relay_dev.cli import console as terminal
 from optout_relay_dev.cli.app_context import state_dir_of
 from optout_relay_dev.cli.errors import CliError
-from optout_relay_dev.cli.rows import Row, RowProblem, Validation, ValidRow, read_file, validate
+from optout_relay_dev.cli.rows import (
+    Row,
+    RowProblem,
+    Validation,
+    ValidRow,
+    read_file,
+    split_purposes,
+    validate,
+)
 from optout_relay_dev.cli.sender import Outgoing, SendReport, send_messages
 from optout_relay_dev.cli.target import QUEUE_URL, RegionOption, StackNameOption, Target, resolve
 
@@ -41,6 +49,23 @@ def publish(
     phone: Annotated[str | None, typer.Option(help="Phone number: E.164 or national (single event).")] = None,
     list_number: Annotated[str | None, typer.Option(help="Trackly: the sending list's number.")] = None,
     list_id: Annotated[str | None, typer.Option(help="Tatango: the list id.")] = None,
+    everywhere: Annotated[
+        bool,
+        typer.Option(
+            "--everywhere", help="Every list of every account in the targets document (--scope everywhere)."
+        ),
+    ] = False,
+    scope: Annotated[
+        str | None,
+        typer.Option(help="everywhere, or provider (every list of --provider's accounts)."),
+    ] = None,
+    account: Annotated[
+        str | None, typer.Option(help="An account id of the targets document, of --provider.")
+    ] = None,
+    purposes: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated: only the scope's lists tagged with one of them (marketing,...)."),
+    ] = None,
     event_id: Annotated[str | None, typer.Option(help="Idempotency key. Default: a new cli-<uuid>.")] = None,
     source: Annotated[str | None, typer.Option(help="Where the opt-out came from (free text).")] = None,
     occurred_at: Annotated[str | None, typer.Option(help="When the person opted out (ISO-8601).")] = None,
@@ -55,16 +80,25 @@ def publish(
 ) -> None:
     """Send opt-outs to the queue: one from the options, or a .csv/.jsonl file.
 
+    One list: --provider, --phone and the list. Every list of the targets document:
+    --everywhere --phone. Every list of one provider's accounts: --scope provider
+    --provider P [--account A]. --purposes narrows either scope.
+
     Every row is validated first with the function's own rules (phone normalisation,
-    error codes); nothing is sent if any row is invalid, unless --skip-invalid. Rows
-    without an event_id get one from the file name and line, so publishing the same
-    file again does nothing twice. Sent with SendMessageBatch, ten at a time.
+    scopes, error codes); nothing is sent if any row is invalid, unless --skip-invalid.
+    Rows without an event_id get one from the file name and line, so publishing the
+    same file again does nothing twice. Sent with SendMessageBatch, ten at a time.
     """
-    single = {
+    if everywhere and scope not in (None, "everywhere"):
+        raise CliError(f"--everywhere is --scope everywhere: it cannot be combined with --scope {scope}")
+    single: dict[str, Any] = {
+        "scope": "everywhere" if everywhere else scope,
         "provider": provider,
+        "account": account,
         "phone_number": phone,
         "list_number": list_number,
         "list_id": list_id,
+        "purposes": None if purposes is None else split_purposes(purposes),
         "event_id": event_id,
         "source": source,
         "occurred_at": occurred_at,
@@ -73,7 +107,10 @@ def publish(
     if file is not None and given:
         raise CliError("use either --file or the single-event options (--provider, --phone, ...), not both")
     if file is None and not given:
-        raise CliError("nothing to publish: give --file FILE, or --provider and --phone (and the list)")
+        raise CliError(
+            "nothing to publish: give --file FILE, or --phone with --provider and the list, or --phone "
+            "with --everywhere"
+        )
     if file is not None:
         rows, ignored = read_file(file)
         if not rows:
@@ -121,7 +158,7 @@ def publish(
 
 def _send(target: Target, valid: list[ValidRow]) -> SendReport:
     messages = [
-        Outgoing(json.dumps(row.body), group_id=row.optout.phone.e164, deduplication_id=row.optout.event_id)
+        Outgoing(json.dumps(row.body), group_id=row.event.phone.e164, deduplication_id=row.event.event_id)
         for row in valid
     ]
     with terminal.progress() as bar:
@@ -149,19 +186,15 @@ def _problem_table(problems: list[RowProblem]) -> Table:
 
 def _preview(valid: list[ValidRow]) -> Table:
     table = Table(title=f"{len(valid)} opt-out(s) to send (normalised)", title_justify="left")
-    for name in ("line", "provider", "phone_number", "list", "event_id"):
+    for name in ("line", "phone_number", "reaches", "event_id"):
         table.add_column(name, overflow="fold")
     for row in valid[:PREVIEW_ROWS]:
-        optout = row.optout
+        event = row.event
         table.add_row(
-            "" if row.line is None else str(row.line),
-            optout.provider or optout.scope.kind.value,
-            optout.phone.e164,
-            optout.list_ref.value if optout.list_ref else "(targets document)",
-            optout.event_id,
+            "" if row.line is None else str(row.line), event.phone.e164, event.describe(), event.event_id
         )
     if len(valid) > PREVIEW_ROWS:
-        table.add_row("…", "", "", "", f"and {len(valid) - PREVIEW_ROWS} more")
+        table.add_row("…", "", "", f"and {len(valid) - PREVIEW_ROWS} more")
     return table
 
 
@@ -186,13 +219,13 @@ def _finish(
         if report is not None and target is not None:
             document["queue_url"] = target.output(QUEUE_URL)
             document["sent"] = [
-                {"line": valid[i].line, "event_id": valid[i].optout.event_id, "message_id": message_id}
+                {"line": valid[i].line, "event_id": valid[i].event.event_id, "message_id": message_id}
                 for i, message_id in sorted(report.message_ids.items())
             ]
             document["failed"] = [
                 {
                     "line": valid[f.index].line,
-                    "event_id": valid[f.index].optout.event_id,
+                    "event_id": valid[f.index].event.event_id,
                     "code": f.code,
                     "message": f.message,
                 }
@@ -211,7 +244,7 @@ def _finish(
             row = valid[failure.index]
             table.add_row(
                 "event" if row.line is None else f"line {row.line}",
-                row.optout.event_id,
+                row.event.event_id,
                 failure.code,
                 failure.message,
             )
@@ -219,6 +252,7 @@ def _finish(
     retried = f" ({report.retried_entries} entries retried)" if report.retried_entries else ""
     out.print(f"Sent {report.sent} of {len(valid)} opt-out(s) to {target.description}{retried}.")
     if len(valid) == 1 and report.sent == 1:
-        out.print(f"  event_id {valid[0].optout.event_id}, message id {report.message_ids[0]}")
+        event = valid[0].event
+        out.print(f"  event_id {event.event_id}, message id {report.message_ids[0]}: {event.describe()}")
     if target.is_local:
         out.print("Nothing consumes the local queue by itself: run `optout-relay local drain`.")

@@ -1,9 +1,9 @@
 """Opt-out rows from a CSV or JSON Lines file, validated with the relay's own parser.
 
-Validation is ``optout_relay.domain.events.parse_optout`` with the provider registry:
-the same phone normalisation and the same error codes as the Lambda function. What
-is sent is the normalised event (E.164 numbers), so the function reads exactly what
-was validated here.
+Validation is ``optout_relay.domain.events.parse_optout`` with the provider registry
+(``event_reading.read_event``): the same phone normalisation, scopes and error codes as
+the Lambda function. What is sent is the normalised event (E.164 numbers), so the
+function reads exactly what was validated here.
 """
 
 from __future__ import annotations
@@ -11,30 +11,34 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optout_relay.domain.events import OptOutRequest, parse_optout
 from optout_relay.domain.model import InboundMessage
 from optout_relay.errors import InvalidEvent
-from optout_relay.providers.base import ProviderAdapter
-from optout_relay.providers.http import HttpClient
-from optout_relay.providers.registry import PROVIDERS
 
 from optout_relay_dev.cli.errors import CliError
+from optout_relay_dev.cli.event_reading import ReadEvent, read_event
 
 CONTRACT_FIELDS = (
+    "scope",
     "provider",
+    "account",
     "phone_number",
     "list_number",
     "list_id",
     "event_id",
     "occurred_at",
     "source",
+    "purposes",
 )
-REQUIRED_COLUMNS = ("provider", "phone_number")
+# Everywhere-events name no provider: only the number is always there.
+REQUIRED_COLUMNS = ("phone_number",)
+# A CSV cell holds several purposes separated by ";" (or "," inside quotes).
+PURPOSE_SEPARATOR = re.compile(r"[;,]")
 CSV_SUFFIXES = (".csv",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 _MAX_NAME_IN_EVENT_ID = 80
@@ -53,29 +57,12 @@ class Row:
 @dataclass(frozen=True)
 class ValidRow:
     line: int | None
-    optout: OptOutRequest
+    event: ReadEvent
 
     @property
     def body(self) -> dict[str, Any]:
         """The SQS message body: the event contract, normalised."""
-        optout, scope = self.optout, self.optout.scope
-        body: dict[str, Any] = {"phone_number": optout.phone.e164, "event_id": optout.event_id}
-        if optout.fans_out:
-            body["scope"] = scope.kind.value
-        if scope.provider:
-            body["provider"] = scope.provider
-        if scope.list_ref:
-            ref = scope.list_ref
-            body[ref.field] = int(ref.value) if ref.field == "list_id" else ref.value
-        if scope.account:
-            body["account"] = scope.account
-        if scope.purposes:
-            body["purposes"] = sorted(scope.purposes)
-        if optout.occurred_at:
-            body["occurred_at"] = optout.occurred_at
-        if optout.source:
-            body["source"] = optout.source
-        return body
+        return self.event.body
 
 
 @dataclass(frozen=True)
@@ -147,14 +134,21 @@ def _read_csv(path: Path, handle: Iterable[str]) -> tuple[list[Row], tuple[str, 
             if len(cells) > len(columns):
                 rows.append(Row(line, {}, f"{len(cells)} cells for {len(columns)} columns"))
             else:
-                fields = {
+                fields: dict[str, Any] = {
                     name: cell.strip()
                     for name, cell in zip(columns, cells, strict=False)
                     if name in CONTRACT_FIELDS and cell.strip()
                 }
+                if "purposes" in fields:
+                    fields["purposes"] = split_purposes(fields["purposes"])
                 rows.append(Row(line, fields))
         line = reader.line_num + 1
     return rows, ignored
+
+
+def split_purposes(text: str) -> list[str]:
+    """``marketing; alerts`` as ``["marketing", "alerts"]`` (a stray separator adds nothing)."""
+    return [tag.strip() for tag in PURPOSE_SEPARATOR.split(text) if tag.strip()]
 
 
 def _read_jsonl(handle: Iterable[str]) -> list[Row]:
@@ -181,16 +175,9 @@ def default_event_id(source_name: str, row: Row) -> str:
     return f"{source_name[:_MAX_NAME_IN_EVENT_ID]}:{row.line}:{digest}"
 
 
-def validation_providers() -> dict[str, ProviderAdapter]:
-    """Adapters for their validation rules only: nothing is called."""
-    http = HttpClient(timeout_seconds=1)
-    return {name: adapter(adapter.default_base_url, http) for name, adapter in PROVIDERS.items()}
-
-
 def validate(
     rows: Sequence[Row], default_region: str, source_name: str, ignored_columns: tuple[str, ...] = ()
 ) -> Validation:
-    providers = validation_providers()
     valid: list[ValidRow] = []
     problems: list[RowProblem] = []
     for row in rows:
@@ -205,9 +192,9 @@ def validate(
             event_id = ""  # the row's own event_id is used (and validated)
         message = InboundMessage(message_id=event_id, body=json.dumps(fields, default=str), receive_count=1)
         try:
-            optout = parse_optout(message, providers, default_region)
+            event = read_event(message, default_region)
         except InvalidEvent as error:
             problems.append(RowProblem(row.line, error.code, error.message))
             continue
-        valid.append(ValidRow(row.line, optout))
+        valid.append(ValidRow(row.line, event))
     return Validation(valid, problems, ignored_columns)

@@ -1,5 +1,8 @@
 """Who the local provider simulators should find subscribed: the targets of sample events
-(events/*.json) and of files the user names, in the simulators' ``load_state`` format."""
+(events/*.json) and of files the user names, in the simulators' ``load_state`` format
+(``{provider: {"lists": {list: [E.164 numbers]}}}``, the same for every simulator).
+
+Only events that name one list subscribe anyone: a fan-out names no list."""
 
 from __future__ import annotations
 
@@ -8,36 +11,30 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from optout_relay.domain.events import OptOutRequest, parse_optout
 from optout_relay.domain.model import InboundMessage
 from optout_relay.errors import InvalidEvent
 
-from optout_relay_dev.cli.rows import validation_providers
+from optout_relay_dev.cli.event_reading import ReadEvent, read_event
 from optout_relay_dev.template import REPO_ROOT
 
 SAMPLE_EVENTS_DIR = REPO_ROOT / "events"
 
 
-def subscriptions_for(optouts: Iterable[OptOutRequest]) -> dict[str, Any]:
-    trackly: dict[str, list[str]] = {}
-    tatango: dict[str, list[str]] = {}
-    for optout in optouts:
-        if optout.list_ref is None:  # a fan-out: its lists come from the targets document
-            continue
-        if optout.provider == "trackly":
-            trackly.setdefault(optout.list_ref.value, []).append(optout.phone.e164)
-        elif optout.provider == "tatango":
-            tatango.setdefault(optout.list_ref.value, []).append(optout.phone.national_number)
-    return {"trackly": {"lists": trackly}, "tatango": {"lists": tatango}}
+def subscriptions_for(events: Iterable[ReadEvent]) -> dict[str, Any]:
+    lists: dict[str, dict[str, list[str]]] = {}
+    for event in events:
+        if event.provider is not None and event.list_ref is not None:
+            numbers = lists.setdefault(event.provider, {}).setdefault(event.list_ref.value, [])
+            numbers.append(event.phone.e164)
+    return {provider: {"lists": by_list} for provider, by_list in lists.items()}
 
 
-def optouts_in_bodies(bodies: Iterable[str], default_region: str = "US") -> list[OptOutRequest]:
-    """The valid opt-outs among these message bodies (the others are skipped)."""
-    providers = validation_providers()
+def events_in_bodies(bodies: Iterable[str], default_region: str = "US") -> list[ReadEvent]:
+    """The valid events among these message bodies (the others are skipped)."""
     found = []
     for index, body in enumerate(bodies):
         try:
-            found.append(parse_optout(InboundMessage(f"seed-{index}", body, 1), providers, default_region))
+            found.append(read_event(InboundMessage(f"seed-{index}", body, 1), default_region))
         except InvalidEvent:
             continue
     return found
@@ -62,9 +59,10 @@ def sample_event_bodies(directory: Path = SAMPLE_EVENTS_DIR) -> list[str]:
 
 
 def merge(*documents: dict[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {"trackly": {"lists": {}}, "tatango": {"lists": {}}}
+    merged: dict[str, Any] = {}
     for document in documents:
-        for provider in ("trackly", "tatango"):
-            for list_value, phones in document.get(provider, {}).get("lists", {}).items():
-                merged[provider]["lists"].setdefault(list_value, []).extend(phones)
+        for provider, state in document.items():
+            lists = merged.setdefault(provider, {"lists": {}})["lists"]
+            for list_value, phones in state.get("lists", {}).items():
+                lists.setdefault(list_value, []).extend(phones)
     return merged

@@ -31,6 +31,7 @@ from optout_relay_dev.cli.targets_access import (
     who_applies,
 )
 from optout_relay_dev.cli.targets_changes import Changes, diff_documents
+from optout_relay_dev.simulators.registry import local_secrets
 
 MAX_CHANGES_SHOWN = 60
 FileArgument = Annotated[Path, typer.Argument(help="The document: a .yaml/.yml or .json file.")]
@@ -164,10 +165,17 @@ def apply(
 
 
 def apply_document(
-    target: Target, raw: Any, document: TargetsDocument, phone_region: str, *, quiet: bool = False
+    target: Target,
+    raw: Any,
+    document: TargetsDocument,
+    phone_region: str,
+    *,
+    quiet: bool = False,
+    verbose: bool = True,
 ) -> dict[str, Any]:
     """Store ``raw`` as the next version of ``target``'s table (the caller validated it);
-    ``quiet``: nothing on stdout (the caller prints JSON)."""
+    ``quiet``: nothing on stdout (the caller prints JSON); not ``verbose``: only warnings
+    (the caller says what was applied)."""
     versions = read_versions(target, phone_region)
     in_force = versions.in_force
     changes = diff_documents(in_force.document if in_force else None, document)
@@ -180,17 +188,19 @@ def apply_document(
     version = versions.latest + 1
     put_version(target, version, raw, who_applies(target))
     if target.is_local:
-        from optout_relay_dev.emulator import PROVIDER_SECRETS  # the simulators' credentials
-
-        for secret in create_local_secrets(target, document, dict(PROVIDER_SECRETS)):
-            terminal.stderr().print(f"note: created the local secret {escape(secret)}")
+        for secret in create_local_secrets(target, document, local_secrets()):
+            if verbose:
+                terminal.stderr().print(f"note: created the local secret {escape(secret)}")
+    result = {"version": version, "applied": True, "changes": [c.as_json() for c in changes.items]}
+    if not verbose:
+        return result
     base = f"version {in_force.stored.version}" if in_force else "no document"
     out.print(changes_table(changes, f"Applied version {version} (from {base}): {changes.summary()}"))
     out.print(
         f"[green]Version {version} is stored[/] in {escape(target.description)}; the function uses it within "
         f"{LATEST_MAX_AGE_SECONDS} s, no redeploy. {describe(document)}."
     )
-    return {"version": version, "applied": True, "changes": [c.as_json() for c in changes.items]}
+    return result
 
 
 @targets_app.command("show")

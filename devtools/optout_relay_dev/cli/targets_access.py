@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,7 +156,9 @@ def secrets_the_function_cannot_read(target: Target, document: TargetsDocument) 
     return unreadable
 
 
-def create_local_secrets(target: Target, document: TargetsDocument, credentials: dict[str, Any]) -> list[str]:
+def create_local_secrets(
+    target: Target, document: TargetsDocument, credentials: Mapping[str, Mapping[str, str]]
+) -> list[str]:
     """On the local emulation: every account secret that does not exist yet, holding the
     credentials the provider's simulator accepts. Returns the ids created."""
     secretsmanager = target.client("secretsmanager")
@@ -170,7 +173,7 @@ def create_local_secrets(target: Target, document: TargetsDocument, credentials:
             if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise
         secretsmanager.create_secret(
-            Name=account.secret_id, SecretString=json.dumps(credentials[account.provider])
+            Name=account.secret_id, SecretString=json.dumps(dict(credentials[account.provider]))
         )
         created.append(account.secret_id)
     return created

@@ -3,6 +3,11 @@
 ``LoopbackHttpServer`` answers each request with a plain function. ``ProviderSimulator``
 adds the rest: a lock for provider state, recorded calls, fixed latency and injected
 faults. Nothing here logs: request lines hold phone numbers and headers hold API keys.
+
+Every answer has one ``Date`` header, as every HTTP origin server sends (RFC 9110): a
+simulator's comes from its ``wall_clock``. Neither provider's documentation mentions a
+request id header, so the simulators send none (the relay's evidence then has no
+``request_id``); a test that needs one answers through ``LoopbackHttpServer``.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Self, TypedDict
+from typing import Any, ClassVar, Self, TypedDict, Unpack
 
 from optout_relay_dev.lifecycle import Startable
 from optout_relay_dev.simulators.faults import Fault, FaultInjector, FaultKind, FaultRates
@@ -120,7 +127,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline(_MAX_LINE_BYTES)
 
     def _write(self, response: Response) -> None:
-        self.send_response(response.status)
+        self.send_response_only(response.status)
+        self.send_header("Server", self.version_string())
+        if not any(name.lower() == "date" for name, _ in response.headers):
+            self.send_header("Date", self.date_time_string())
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers:
@@ -262,6 +272,7 @@ class SimulatorOptions(TypedDict, total=False):
     seed: int | None
     faults_per_request: bool
     clock: Callable[[], float]
+    wall_clock: Callable[[], datetime]
 
 
 _SERVER_ERRORS = {
@@ -276,11 +287,42 @@ class ProviderSimulator(ABC, Startable):
     """A provider's API on a loopback port, with inspectable state and injectable faults.
 
     Subclasses implement ``handle`` (the provider's behaviour, under ``self._lock``) and
-    ``error_response`` (the provider's error body format).
+    ``error_response`` (the provider's error body format), and what the local emulation
+    and demos need from every provider alike (``simulators.registry``): a simulator that
+    accepts ``local_credentials``, list references to use, and subscriptions.
     """
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # the provider's name in the relay's registry
     rate_limit_message: ClassVar[str] = "Too many requests"
+    # The secret the local emulation stores for an account of this provider: the JSON the
+    # provider's contract reads credentials from, and that ``for_local`` accepts.
+    local_credentials: ClassVar[Mapping[str, str]]
+
+    @classmethod
+    @abstractmethod
+    def for_local(cls, **options: Unpack[SimulatorOptions]) -> Self:
+        """A simulator that accepts ``local_credentials``."""
+
+    @classmethod
+    @abstractmethod
+    def sample_list(cls, index: int) -> str | int:
+        """A valid list reference (as an event carries it), a different one per ``index``."""
+
+    @abstractmethod
+    def add_list(self, list_value: str, /) -> None:
+        """Make the list exist, with no one on it."""
+
+    @abstractmethod
+    def subscribe(self, list_value: str, phone_number: str, /) -> None:
+        """Put ``phone_number`` (E.164) on the list, creating the list if needed."""
+
+    @abstractmethod
+    def is_subscribed(self, list_value: str, phone_number: str, /) -> bool:
+        """Whether ``phone_number`` (E.164) is an active subscriber of the list."""
+
+    @abstractmethod
+    def load_state(self, document: Mapping[str, Any], /) -> None:
+        """``{"lists": {list: [E.164 numbers]}}`` (and provider-specific keys)."""
 
     def __init__(
         self,
@@ -292,13 +334,16 @@ class ProviderSimulator(ABC, Startable):
         seed: int | None = None,
         faults_per_request: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """``faults_per_request``: random faults drawn per distinct request (see ``faults``)."""
+        """``faults_per_request``: random faults drawn per distinct request (see ``faults``).
+        ``clock`` times rate limits; ``wall_clock`` (aware) dates answers and provider records."""
         if latency_seconds < 0:
             raise ValueError("latency_seconds must not be negative")
         self._lock = threading.RLock()
         self._calls: list[RecordedCall] = []
         self._clock = clock
+        self._wall_clock = wall_clock
         self._arrivals = 0
         self._arrival_actions: dict[int, list[Callable[[], None]]] = {}
         self.latency_seconds = latency_seconds
@@ -312,6 +357,10 @@ class ProviderSimulator(ABC, Startable):
     @abstractmethod
     def error_response(self, status: int, message: str, code: str) -> Response:
         """An error in this provider's body format."""
+
+    def now(self) -> datetime:
+        """The provider's wall clock: what its ``Date`` headers and records say."""
+        return self._wall_clock()
 
     # Lifecycle
     @property
@@ -368,6 +417,12 @@ class ProviderSimulator(ABC, Startable):
             self._calls.append(call)
 
     def _dispatch(self, request: Request) -> Response | None:
+        response = self._answer(request)
+        if response is None:
+            return None
+        return response.with_header("Date", format_datetime(self.now().astimezone(UTC), usegmt=True))
+
+    def _answer(self, request: Request) -> Response | None:
         arrived = self._clock()
         with self._lock:
             self._arrivals += 1

@@ -3,7 +3,9 @@
 HTTP Basic auth (login email, API key). The subscriber id is the 10-digit national
 number. Unknown list: 404 "List not found"; a number not on the list, or already
 unsubscribed: 404 with another error text (the docs leave this case open). Success:
-200 with the subscriber, ``opted_out_at`` set, timestamps in mixed UTC offsets.
+200 with the subscriber, ``opted_out_at`` set, timestamps in mixed UTC offsets
+(``subscribed_at`` in UTC, ``opted_out_at`` in ``opted_out_zone``). Every answer has a
+``Date`` header and no request id header (``simulators.base``).
 Paths outside ``/api/`` answer an HTML 404 page, as a web front end would.
 """
 
@@ -16,8 +18,8 @@ import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Unpack
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any, ClassVar, Self, Unpack
 
 from optout_relay_dev.simulators.base import (
     ProviderSimulator,
@@ -37,7 +39,7 @@ ALREADY_UNSUBSCRIBED = "Subscriber is already unsubscribed"
 _ROUTE = re.compile(r"^/api/v2/lists/(?P<list>[^/]+)/subscribers/(?P<subscriber>[^/]+)/?$")
 _TEN_DIGITS = re.compile(r"^\d{10}$")
 # Tatango is in Seattle: some timestamps come back in Pacific time, others in UTC.
-_PACIFIC = timezone(timedelta(hours=-7))
+PACIFIC = timezone(timedelta(hours=-7))
 _FIREWALL_PAGE = (
     "<!DOCTYPE html><html><head><title>403 Forbidden</title></head>"
     "<body><h1>Access denied</h1><p>Request blocked by the web application firewall.</p>"
@@ -88,7 +90,7 @@ class Subscriber:
     tags: tuple[str, ...] = field(default=())
     total_messages_received: int = 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, opted_out_zone: tzinfo = PACIFIC) -> dict[str, Any]:
         return {
             "phone_number": self.phone_number,
             "first_name": self.first_name,
@@ -99,7 +101,7 @@ class Subscriber:
             "gender": self.gender,
             "cleaned_at": _timestamp(self.cleaned_at, UTC),
             "subscribed_at": _timestamp(self.subscribed_at, UTC),
-            "opted_out_at": _timestamp(self.opted_out_at, _PACIFIC),
+            "opted_out_at": _timestamp(self.opted_out_at, opted_out_zone),
             "opt_in_method": self.opt_in_method,
             "keyword_name": self.keyword_name,
             "carrier": self.carrier,
@@ -121,6 +123,20 @@ class _Account:
 class TatangoSimulator(ProviderSimulator):
     name = "tatango"
     rate_limit_message = "Slow down!"
+    local_credentials: ClassVar[Mapping[str, str]] = {
+        "email": "relay@example.com",
+        "api_key": "tat_local_" + "0" * 24,
+    }
+
+    @classmethod
+    def for_local(cls, **options: Unpack[SimulatorOptions]) -> Self:
+        credentials = cls.local_credentials
+        return cls({credentials["email"]: credentials["api_key"]}, **options)
+
+    @classmethod
+    def sample_list(cls, index: int) -> int:
+        """List ids 4242, 4243, ..."""
+        return 4242 + index
 
     def __init__(
         self,
@@ -129,10 +145,13 @@ class TatangoSimulator(ProviderSimulator):
         status_text: str = STATUS_UNSUBSCRIBED,
         disabled_status: int = 401,
         rate_limit: RateLimit | None = None,
+        opted_out_zone: tzinfo = PACIFIC,
         **options: Unpack[SimulatorOptions],
     ) -> None:
-        """``accounts``: login email -> API key."""
+        """``accounts``: login email -> API key. ``opted_out_zone``: the UTC offset the
+        answers give ``opted_out_at`` in (settable later, as ``opted_out_zone``)."""
         super().__init__(**options)
+        self.opted_out_zone = opted_out_zone
         if disabled_status not in (401, 403):
             raise ValueError("a disabled key answers 401 or 403")
         self.status_text = status_text
@@ -188,7 +207,7 @@ class TatangoSimulator(ProviderSimulator):
             else:
                 subscribers[subscriber_id] = Subscriber(
                     subscriber_id,
-                    subscribed_at=datetime.now(UTC).replace(microsecond=0),
+                    subscribed_at=self.now().replace(microsecond=0),
                     **profile,
                 )
 
@@ -280,9 +299,10 @@ class TatangoSimulator(ProviderSimulator):
             return self.error_response(404, SUBSCRIBER_NOT_FOUND, "not_found")
         if not subscriber.active:
             return self.error_response(404, ALREADY_UNSUBSCRIBED, "not_found")
-        subscriber = replace(subscriber, active=False, opted_out_at=datetime.now(UTC).replace(microsecond=0))
+        subscriber = replace(subscriber, active=False, opted_out_at=self.now().replace(microsecond=0))
         subscribers[subscriber_id] = subscriber
-        return Response.json(200, {"status": self.status_text, "subscriber": subscriber.to_json()})
+        document = {"status": self.status_text, "subscriber": subscriber.to_json(self.opted_out_zone)}
+        return Response.json(200, document)
 
 
 def _list_key(list_id: int | str) -> str:
@@ -299,7 +319,7 @@ def _subscriber_id(phone_number: str) -> str:
     return digits
 
 
-def _timestamp(moment: datetime | None, zone: timezone) -> str | None:
+def _timestamp(moment: datetime | None, zone: tzinfo) -> str | None:
     if moment is None:
         return None
     text = moment.astimezone(zone).isoformat(timespec="seconds")

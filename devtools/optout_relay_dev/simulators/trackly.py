@@ -2,7 +2,8 @@
 
 200 ``{"success": true, "unsubscribed": <bool>}`` whenever the request is valid, even
 for an unknown list or contact; ``unsubscribed`` is true only when an active list
-subscription was deactivated (reason ``api``). The contact record is kept.
+subscription was deactivated (reason ``api``). The contact record is kept. Every answer
+has a ``Date`` header and no request id header (``simulators.base``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any, Unpack
+from datetime import datetime
+from typing import Any, ClassVar, Self, Unpack
 
 from optout_relay_dev.simulators.base import (
     ProviderSimulator,
@@ -39,6 +40,16 @@ class ListContact:
 class TracklySimulator(ProviderSimulator):
     name = "trackly"
     rate_limit_message = "Rate limit exceeded"
+    local_credentials: ClassVar[Mapping[str, str]] = {"api_key": "trk_local_" + "0" * 24}
+
+    @classmethod
+    def for_local(cls, **options: Unpack[SimulatorOptions]) -> Self:
+        return cls(api_keys=[cls.local_credentials["api_key"]], **options)
+
+    @classmethod
+    def sample_list(cls, index: int) -> str:
+        """Toll-free sending numbers: +18005550100, +18005550101, ..."""
+        return f"+1800555{100 + index:04d}"
 
     def __init__(self, api_keys: Iterable[str] = (), **options: Unpack[SimulatorOptions]) -> None:
         super().__init__(**options)
@@ -78,7 +89,7 @@ class TracklySimulator(ProviderSimulator):
         _require_e164(phone_number, "phone_number")
         with self._lock:
             self._lists.setdefault(list_number, {})[phone_number] = ListContact(
-                phone_number, active=True, subscribed_at=datetime.now(UTC)
+                phone_number, active=True, subscribed_at=self.now()
             )
 
     def is_subscribed(self, list_number: str, phone_number: str) -> bool:
@@ -142,7 +153,7 @@ class TracklySimulator(ProviderSimulator):
         unsubscribed = contact is not None and contact.active
         if contact is not None and unsubscribed:
             self._lists[list_number][phone] = replace(
-                contact, active=False, unsubscribed_at=datetime.now(UTC), unsubscribe_reason="api"
+                contact, active=False, unsubscribed_at=self.now(), unsubscribe_reason="api"
             )
         return Response.json(200, {"success": True, "unsubscribed": unsubscribed})
 

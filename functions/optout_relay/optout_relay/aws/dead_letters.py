@@ -17,6 +17,9 @@ from optout_relay.sqs_text import sqs_safe, truncate_utf8, utf8_size
 # SQS counts the body and every attribute's name, type and value against one limit.
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_ATTRIBUTE_BYTES = 1024
+# Kept for the attributes: a body nearer the limit than this is cut (such a body is refused
+# as body_too_large anyway: the reason matters more than its last bytes).
+ATTRIBUTE_ROOM = 8 * 1024
 _STRING = "String"
 # Kept first when the body leaves little room: the reason matters most.
 _PRIORITY = ("error_code", "source_message_id", "source_receive_count", "error_message")
@@ -56,9 +59,13 @@ class SqsDeadLetters:
     ) -> None:
         # A body SQS delivered is valid; one built by hand (a test event) may not be.
         body = sqs_safe(message.body) or "(empty body)"
+        size = utf8_size(body)
+        cut = {"body_truncated_from_bytes": str(size)} if size > MAX_MESSAGE_BYTES - ATTRIBUTE_ROOM else {}
+        body = truncate_utf8(body, MAX_MESSAGE_BYTES - ATTRIBUTE_ROOM)
         attributes = dead_letter_attributes(
             body,
             {
+                **cut,
                 "error_code": error_code,
                 "error_message": error_message,
                 "source_message_id": message.message_id,

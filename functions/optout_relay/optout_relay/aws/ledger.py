@@ -38,6 +38,7 @@ from optout_relay.aws.ledger_items import (
     strength,
     summary_key,
 )
+from optout_relay.domain.evidence import Evidence
 from optout_relay.domain.model import FanOutSummary, LedgerEntry, Status
 from optout_relay.domain.timestamps import iso_utc
 from optout_relay.errors import TransientError
@@ -182,6 +183,9 @@ class DynamoLedger:
         item[SORT_KEY] = {"S": item_key(entry.target, entry.status)}
         item["first_seen_at"] = {"S": values["processed_at"]}
         item["attempts"] = {"N": str(entry.attempts_added)}
+        item["settled_at"] = {"S": values["processed_at"]}
+        if entry.evidence:
+            item["evidence"] = _evidence_attribute(entry.evidence)
         return item
 
     def _put_batch(self, items: Sequence[dict[str, Any]]) -> list[Exception | None]:
@@ -267,6 +271,15 @@ def _combined(kept: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
 
 def _key_of(item: dict[str, Any]) -> Key:
     return item[PARTITION_KEY]["S"], item[SORT_KEY]["S"]
+
+
+def _evidence_attribute(evidence: Evidence) -> dict[str, Any]:
+    """The provider's evidence as a map: N, S or BOOL values, as ``domain.evidence`` types them."""
+    values = {
+        name: {"BOOL": value} if isinstance(value, bool) else _attribute(value)
+        for name, value in evidence.items()
+    }
+    return {"M": values}
 
 
 def _attribute(value: Any) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """Provider answers that could not be written to the ledger, carried by a fresh copy of
-the message (a message attribute) for the next delivery to record without calling again."""
+the message (a message attribute) for the next delivery to record without calling again,
+with the provider's evidence (``domain.evidence``), so it is not lost on the way."""
 
 from __future__ import annotations
 
@@ -25,7 +26,12 @@ class Confirmation:
 def carry(confirmations: Iterable[Confirmation]) -> str:
     """The message attribute value for these answers."""
     answers = {
-        c.target: {"status": c.result.status.value, "http_status": c.result.http_status, "calls": c.calls}
+        c.target: {
+            "status": c.result.status.value,
+            "http_status": c.result.http_status,
+            "calls": c.calls,
+            "evidence": dict(c.result.evidence),
+        }
         for c in confirmations
     }
     return json.dumps({"answers": answers}, separators=(",", ":"))
@@ -55,4 +61,11 @@ def _read(target: str, answer: Any) -> Confirmation | None:
         and isinstance(calls, int)
         and 0 <= calls <= MAX_CALLS
     )
-    return Confirmation(target, CallResult(status, http_status), calls) if valid else None
+    if not valid:
+        return None
+    # Evidence keeps only well-formed known fields (``CallResult``); a copy written before
+    # evidence was carried has none.
+    evidence = answer.get("evidence")
+    return Confirmation(
+        target, CallResult(status, http_status, evidence if isinstance(evidence, dict) else {}), calls
+    )

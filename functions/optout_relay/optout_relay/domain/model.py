@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from optout_relay.domain.evidence import Evidence, frozen_evidence, no_evidence
 from optout_relay.masking import mask_phone
 
 
@@ -140,6 +141,12 @@ class Credentials:
 class CallResult:
     status: Status
     http_status: int
+    # The provider's own confirmation (``domain.evidence``), read-only. Not part of what the
+    # answer is: the same answer given a second later has another ``Date``.
+    evidence: Evidence = field(default_factory=no_evidence, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evidence", frozen_evidence(self.evidence))
 
 
 class Fate(StrEnum):
@@ -191,6 +198,8 @@ class LedgerEntry:
     occurred_at: str | None = None
     source: str | None = None
     account: str | None = None
+    # A provider's answer: its confirmation (``domain.evidence``), written with the outcome.
+    evidence: Evidence = field(default_factory=no_evidence, hash=False)
     # One write's identity: a retry of the same write (after a timeout that may have taken
     # effect) is recognised by the ledger and not counted twice.
     write_id: str = field(default_factory=lambda: uuid.uuid4().hex)

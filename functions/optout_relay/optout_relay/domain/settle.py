@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from optout_relay.domain.batch import Plan
 from optout_relay.domain.confirmation import Confirmation
 from optout_relay.domain.effects import Effects
+from optout_relay.domain.evidence import EMPTY_EVIDENCE, Evidence
 from optout_relay.domain.model import (
     FanOutSummary,
     InboundMessage,
@@ -115,7 +116,9 @@ class Settler:
     ) -> None:
         optout, answer = result.optout, result.answer
         assert answer is not None
-        entry = entry_for(message, optout, answer.status, result.calls, answer.http_status)
+        entry = entry_for(
+            message, optout, answer.status, result.calls, answer.http_status, evidence=answer.evidence
+        )
         failure = self.effects.write_answer(message, entry, remaining_seconds)
         if failure is not None:
             tally.write_error = failure
@@ -203,6 +206,7 @@ def entry_for(
     http_status: int | None = None,
     *,
     error: RelayError | None = None,
+    evidence: Evidence = EMPTY_EVIDENCE,
 ) -> LedgerEntry:
     assert event.phone is not None and event.provider is not None
     list_ref = event.list_ref
@@ -227,6 +231,7 @@ def entry_for(
         occurred_at=event.occurred_at,
         source=event.source,
         account=event.account_id if isinstance(event, OptOut) else None,
+        evidence=evidence,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -16,6 +17,13 @@ from typing import Any
 import urllib3
 from urllib3.exceptions import HTTPError, SSLError, TimeoutError
 
+from optout_relay.domain.evidence import (
+    Evidence,
+    EvidenceValue,
+    frozen_evidence,
+    http_date_utc,
+    request_id_from,
+)
 from optout_relay.errors import TransientError
 from optout_relay.masking import mask_numbers
 
@@ -51,6 +59,19 @@ class HttpResponse:
 
     def retry_after(self, now: datetime | None = None) -> float | None:
         return parse_retry_after(self.headers.get("retry-after"), now)
+
+    def evidence(self, secrets: Iterable[str | None], **fields: EvidenceValue | None) -> Evidence:
+        """The provider's confirmation in this response (``domain.evidence``): its status,
+        ``Date`` and request id (dropped if it holds one of ``secrets``), and ``fields`` the
+        adapter read from the body."""
+        return frozen_evidence(
+            {
+                "http_status": self.status,
+                "provider_date": http_date_utc(self.headers.get("date")),
+                "request_id": request_id_from(self.headers, secrets),
+                **fields,
+            }
+        )
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -3,7 +3,8 @@
 Tatango is a US short-code platform: the subscriber id is the 10-digit national
 number. A 404 "List not found" is permanent; any other 404 means the number is
 not on the list. The ``status`` text of a 200 differs between doc versions, so
-only the HTTP status and the presence of the subscriber record are trusted.
+only the HTTP status and the presence of the subscriber record are trusted. Its
+``opted_out_at`` (in any UTC offset) is kept as evidence when it reads as an instant.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from urllib3.util import make_headers
 
+from optout_relay.domain.evidence import instant_utc
 from optout_relay.domain.model import CallResult, Credentials, ListRef, Phone, Status
 from optout_relay.errors import PermanentError, TransientError
 from optout_relay.providers.base import ProviderAdapter
@@ -32,11 +34,14 @@ class TatangoContract(ProviderContract):
     def parse_list_value(self, value: object, default_region: str) -> ListRef:
         if isinstance(value, bool):
             value = None
-        if isinstance(value, float) and value.is_integer():  # JSON 42.0 is the integer 42
-            value = int(value)
-        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-            value = int(value.strip())
-        if not isinstance(value, int) or value <= 0 or len(str(value)) > _MAX_LIST_ID_DIGITS:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 10**_MAX_LIST_ID_DIGITS:
+            value = int(value)  # JSON 42.0 is the integer 42
+        if isinstance(value, str):
+            # Length first: int() refuses strings of more than 4,300 digits with a ValueError.
+            digits = value.strip().lstrip("0") or "0"
+            if digits.isascii() and digits.isdigit() and len(digits) <= _MAX_LIST_ID_DIGITS:
+                value = int(digits)
+        if not isinstance(value, int) or not 0 < value < 10**_MAX_LIST_ID_DIGITS:
             raise FieldProblem("schema_violation", "must be a positive integer (or a string of digits)")
         return ListRef(self.list_field, str(value))
 
@@ -65,6 +70,7 @@ class TatangoAdapter(TatangoContract, ProviderAdapter):
             provider=self.name,
         )
         document = response.json()
+        secrets = (credentials.login, credentials.api_key)
         if response.status == 404:
             error = document.get("error") if isinstance(document, dict) else None
             if not isinstance(error, str):
@@ -76,7 +82,7 @@ class TatangoAdapter(TatangoContract, ProviderAdapter):
                 )
             if error.strip().lower() == "list not found":
                 raise PermanentError("list_not_found", f"tatango has no list {list_id}", http_status=404)
-            return CallResult(Status.NOT_SUBSCRIBED, 404)
+            return CallResult(Status.NOT_SUBSCRIBED, 404, response.evidence(secrets))
         self.raise_for_status(response)
         subscriber = document.get("subscriber") if isinstance(document, dict) else None
         if response.status != 200 or not isinstance(subscriber, dict):
@@ -86,4 +92,5 @@ class TatangoAdapter(TatangoContract, ProviderAdapter):
                 f"tatango answered {response.status} without a subscriber record",
                 http_status=response.status,
             )
-        return CallResult(Status.UNSUBSCRIBED, response.status)
+        opted_out_at = instant_utc(subscriber.get("opted_out_at"))
+        return CallResult(Status.UNSUBSCRIBED, 200, response.evidence(secrets, opted_out_at=opted_out_at))

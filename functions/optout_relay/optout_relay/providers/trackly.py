@@ -60,4 +60,8 @@ class TracklyAdapter(TracklyContract, ProviderAdapter):
                 f"trackly answered {response.status} without a boolean 'unsubscribed' field",
                 http_status=response.status,
             )
-        return CallResult(Status.UNSUBSCRIBED if unsubscribed else Status.NOT_SUBSCRIBED, response.status)
+        return CallResult(
+            Status.UNSUBSCRIBED if unsubscribed else Status.NOT_SUBSCRIBED,
+            response.status,
+            response.evidence([credentials.api_key], unsubscribed=unsubscribed),
+        )
