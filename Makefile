@@ -42,13 +42,14 @@ validate: $(STAMP)
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template template.yaml
 
 RUNTIME ?= python3.12
-# Lambda cannot write __pycache__ (read-only /var/task), so the build ships the function's
-# bytecode, compiled by the runtime's Python and not checked against source times (zip
-# keeps those to 2 s only): otherwise every cold start compiles the function again.
+# Lambda cannot write __pycache__ (read-only /var/task), so the build ships each function's
+# bytecode (the relay's, the deadline watch's), compiled by the runtime's Python and not
+# checked against source times (zip keeps those to 2 s only): otherwise every cold start
+# compiles the function again.
 build: $(STAMP)
 	$(BIN)/python -m optout_relay_dev.requirements --check
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam build --template template.yaml --parameter-overrides Runtime=$(RUNTIME)
-	$(RUNTIME) -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build/RelayFunction/optout_relay
+	$(RUNTIME) -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build/*/optout_relay
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -100,10 +100,20 @@ class StackShape:
 
     @property
     def function(self) -> tuple[str, dict[str, Any]]:
-        functions = self.of_type("AWS::Serverless::Function")
-        if len(functions) != 1:
-            raise ValueError("expected exactly one AWS::Serverless::Function in template.yaml")
-        return next(iter(functions.items()))
+        """The relay: the one function that consumes a queue (the deadline watch runs on a schedule)."""
+        relays = {
+            name: function
+            for name, function in self.of_type("AWS::Serverless::Function").items()
+            if any(
+                event.get("Type") == "SQS"
+                for event in function.get("Properties", {}).get("Events", {}).values()
+            )
+        }
+        if len(relays) != 1:
+            raise ValueError(
+                "expected exactly one AWS::Serverless::Function with an SQS event in template.yaml"
+            )
+        return next(iter(relays.items()))
 
     @property
     def source_queue(self) -> tuple[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ key schema from the ledger.
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -125,24 +126,43 @@ def number_bounds(template: Template, value: Any, default: float) -> tuple[float
     return float(spec.get("MinValue", fallback)), float(spec.get("MaxValue", fallback))
 
 
+def functions(template: Template) -> dict[str, dict[str, Any]]:
+    """Every function of the template (its properties), by logical id."""
+    return {logical_id: props(r) for logical_id, r in of_type(template, "AWS::Serverless::Function").items()}
+
+
+def _sqs_events_of(function: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: dict(event.get("Properties") or {})
+        for name, event in (function.get("Events") or {}).items()
+        if event.get("Type") == "SQS"
+    }
+
+
 def the_function(template: Template) -> tuple[str, dict[str, Any]]:
-    functions = of_type(template, "AWS::Serverless::Function")
-    if len(functions) != 1:
-        raise ValueError(f"expected exactly one AWS::Serverless::Function, found {len(functions)}")
-    logical_id, resource = next(iter(functions.items()))
-    return logical_id, props(resource)
+    """The relay: the one function that consumes a queue."""
+    relays = {name: function for name, function in functions(template).items() if _sqs_events_of(function)}
+    if len(relays) != 1:
+        raise ValueError(f"expected exactly one function with an SQS event, found {len(relays)}")
+    return next(iter(relays.items()))
 
 
-def function_property(template: Template, name: str) -> Any:
-    """A function property, falling back to Globals.Function."""
-    _, function = the_function(template)
+def _function(template: Template, function_id: str | None) -> dict[str, Any]:
+    if function_id is None:
+        return the_function(template)[1]
+    return functions(template).get(function_id, {})
+
+
+def function_property(template: Template, name: str, function_id: str | None = None) -> Any:
+    """A property of the function (the relay by default), falling back to Globals.Function."""
+    function = _function(template, function_id)
     if name in function:
         return function[name]
     return ((template.get("Globals") or {}).get("Function") or {}).get(name)
 
 
-def environment(template: Template) -> dict[str, Any]:
-    _, function = the_function(template)
+def environment(template: Template, function_id: str | None = None) -> dict[str, Any]:
+    function = _function(template, function_id)
     globals_env = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get(
         "Variables"
     ) or {}
@@ -151,12 +171,7 @@ def environment(template: Template) -> dict[str, Any]:
 
 
 def sqs_events(template: Template) -> dict[str, dict[str, Any]]:
-    _, function = the_function(template)
-    return {
-        name: dict(event.get("Properties") or {})
-        for name, event in (function.get("Events") or {}).items()
-        if event.get("Type") == "SQS"
-    }
+    return _sqs_events_of(the_function(template)[1])
 
 
 def source_queues(template: Template) -> dict[str, dict[str, Any]]:
@@ -179,14 +194,16 @@ def dead_letter_queue_id(template: Template) -> str | None:
     return None
 
 
-def function_role_id(template: Template) -> str | None:
-    target = getatt(function_property(template, "Role"))
+def function_role_id(template: Template, function_id: str | None = None) -> str | None:
+    target = getatt(function_property(template, "Role", function_id))
     return target[0] if target and target[1] == "Arn" else None
 
 
-def table_of(template: Template, variable: str) -> tuple[str, dict[str, Any]] | None:
+def table_of(
+    template: Template, variable: str, function_id: str | None = None
+) -> tuple[str, dict[str, Any]] | None:
     """The table an environment variable (``RESULTS_TABLE_NAME``, ...) names, by logical id."""
-    target = ref(environment(template).get(variable))
+    target = ref(environment(template, function_id).get(variable))
     tables = of_type(template, "AWS::DynamoDB::Table")
     return (target, tables[target]) if target in tables else None
 
@@ -236,13 +253,72 @@ def _python_files(package: Path) -> list[Path]:
     return sorted(package.rglob("*.py"))
 
 
+def _module_file(name: str, package: Path) -> Path | None:
+    """``optout_relay.aws.ledger`` -> ``<package>/aws/ledger.py`` (or a package's __init__.py)."""
+    parts = name.split(".")
+    if parts[0] != package.name:
+        return None
+    base = package.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_names(tree: ast.AST) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def modules_imported_from(entry: Path, package: Path = FUNCTION_PACKAGE) -> list[Path]:
+    """``entry`` and every module of ``package`` it imports, directly or not (any import
+    statement, also one inside a function): what a function built on ``entry`` runs."""
+    seen: set[Path] = set()
+    pending = [entry]
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for name in _imported_names(tree):
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):  # importing a.b.c runs a and a.b too
+                found = _module_file(".".join(parts[:depth]), package)
+                if found is not None and found not in seen:
+                    pending.append(found)
+    return sorted(seen)
+
+
+def handler_path(template: Template, function_id: str | None = None, root: Path = REPO_ROOT) -> Path:
+    """The file of the module a function's Handler names, under its CodeUri."""
+    code_uri = str(function_property(template, "CodeUri", function_id) or "")
+    module = str(function_property(template, "Handler", function_id) or "").rpartition(".")[0]
+    return root / code_uri / (module.replace(".", "/") + ".py")
+
+
+def function_modules(template: Template, function_id: str | None = None) -> list[Path]:
+    """The function code a function runs: its handler module and all it imports."""
+    return modules_imported_from(handler_path(template, function_id))
+
+
+def relay_modules() -> list[Path]:
+    return function_modules(load_template())
+
+
 def provider_names() -> list[str]:
     from optout_relay.providers.registry import PROVIDERS
 
     return sorted(PROVIDERS)
 
 
-def env_vars_read_by_code(package: Path = FUNCTION_PACKAGE) -> set[str]:
+def env_vars_read_by_code(
+    package: Path = FUNCTION_PACKAGE, modules: Iterable[Path] | None = None
+) -> set[str]:
     """Names of the environment variables the function code reads.
 
     Found by reading the code: an UPPER_SNAKE_CASE string as the first argument of any
@@ -250,7 +326,7 @@ def env_vars_read_by_code(package: Path = FUNCTION_PACKAGE) -> set[str]:
     ``os.environ.get("X")``, ``getenv("X")``) or as an ``os.environ["X"]`` key; an
     f-string such as ``f"{name.upper()}_BASE_URL"`` is expanded for every registered
     provider. A name found here that is no environment variable fails loudly (the
-    template does not set it), never silently.
+    template does not set it), never silently. ``modules``: only these (default: every module).
     """
     providers = provider_names()
     names: set[str] = set()
@@ -271,7 +347,7 @@ def env_vars_read_by_code(package: Path = FUNCTION_PACKAGE) -> set[str]:
                 return {name for name in expanded if _ENV_NAME.match(name)}
         return set()
 
-    for path in _python_files(package):
+    for path in _python_files(package) if modules is None else modules:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and node.args:
@@ -306,11 +382,13 @@ LAMBDA_RUNTIME_VARIABLES = frozenset(
 )
 
 
-def env_vars_the_template_must_set(package: Path = FUNCTION_PACKAGE) -> set[str]:
-    """What the code reads, minus what the Lambda runtime provides."""
+def env_vars_the_template_must_set(
+    package: Path = FUNCTION_PACKAGE, modules: Iterable[Path] | None = None
+) -> set[str]:
+    """What a function's code (default: the relay's) reads, minus what the Lambda runtime provides."""
     return {
         name
-        for name in env_vars_read_by_code(package)
+        for name in env_vars_read_by_code(package, relay_modules() if modules is None else modules)
         if name not in LAMBDA_RUNTIME_VARIABLES and not name.startswith("AWS_LAMBDA_")
     }
 
@@ -318,10 +396,13 @@ def env_vars_the_template_must_set(package: Path = FUNCTION_PACKAGE) -> set[str]
 _CLIENT_CALL = re.compile(r"\.(dynamodb|sqs|secretsmanager)\.([a-z_]+)\(")
 
 
-def aws_calls_by_module(package: Path = FUNCTION_PACKAGE) -> dict[str, set[str]]:
-    """IAM actions of the AWS API calls each module makes (``self.sqs.send_message(``)."""
+def aws_calls_by_module(
+    package: Path = FUNCTION_PACKAGE, modules: Iterable[Path] | None = None
+) -> dict[str, set[str]]:
+    """IAM actions of the AWS API calls each module (default: every module) makes
+    (``self.sqs.send_message(``)."""
     calls: dict[str, set[str]] = {}
-    for path in _python_files(package):
+    for path in _python_files(package) if modules is None else modules:
         text = path.read_text(encoding="utf-8")
         actions = {
             f"{service}:{''.join(part.title() for part in method.split('_'))}"
@@ -336,6 +417,13 @@ def aws_calls_by_module(package: Path = FUNCTION_PACKAGE) -> dict[str, set[str]]
 
 def aws_actions_called_by_code(package: Path = FUNCTION_PACKAGE) -> set[str]:
     return {action for actions in aws_calls_by_module(package).values() for action in actions}
+
+
+def watch_metric_names() -> set[str]:
+    """The metrics the deadline watch publishes (dimension ``service`` only)."""
+    from optout_relay.domain.deadline_watch import WATCH_METRICS
+
+    return set(WATCH_METRICS)
 
 
 def metric_names_emitted_by_code(package: Path = FUNCTION_PACKAGE) -> set[str]:
@@ -455,14 +543,21 @@ def check_event_source_mapping_parameters(template: Template) -> list[str]:
 
 
 def check_runtime(template: Template) -> list[str]:
-    """Runtime is a parameter defaulting to python3.12 that allows only 3.12 and later: an
-    older runtime is (or soon will be) deprecated by Lambda. A local build on 3.11 passes
-    the value to ``sam build`` only, which does not check AllowedValues."""
-    runtime = function_property(template, "Runtime")
+    """Every function's Runtime is a parameter defaulting to python3.12 that allows only 3.12
+    and later: an older runtime is (or soon will be) deprecated by Lambda. A local build on
+    3.11 passes the value to ``sam build`` only, which does not check AllowedValues."""
+    problems = []
+    for function_id in functions(template):
+        problems += _runtime_problems(template, function_id)
+    return sorted(set(problems))
+
+
+def _runtime_problems(template: Template, function_id: str) -> list[str]:
+    runtime = function_property(template, "Runtime", function_id)
     name = ref(runtime)
     spec = parameter(template, name) if name else None
     if spec is None:
-        return [f"Runtime {runtime!r} is not a parameter reference"]
+        return [f"{function_id} Runtime {runtime!r} is not a parameter reference"]
     problems = []
     if spec.get("Default") != DEFAULT_RUNTIME:
         problems.append(f"parameter {name} Default is {spec.get('Default')!r}, not {DEFAULT_RUNTIME}")
@@ -477,20 +572,26 @@ def check_runtime(template: Template) -> list[str]:
 
 
 def check_function_settings(template: Template) -> list[str]:
-    """arm64, X-Ray tracing, JSON logs to an explicit log group with retention."""
+    """Every function: arm64, JSON logs to a log group of its own with retention. The relay
+    is traced with X-Ray (the watch makes one call per day read: nothing to trace)."""
     problems = []
-    if as_list(function_property(template, "Architectures")) != ["arm64"]:
-        problems.append("Architectures is not [arm64]")
     if function_property(template, "Tracing") != "Active":
         problems.append("Tracing is not Active")
-    logging = function_property(template, "LoggingConfig") or {}
-    if logging.get("LogFormat") != "JSON":
-        problems.append("LoggingConfig.LogFormat is not JSON")
-    group = ref(logging.get("LogGroup"))
     log_groups = of_type(template, "AWS::Logs::LogGroup")
-    if group not in log_groups:
-        problems.append("LoggingConfig.LogGroup is not a log group of this template")
-    else:
+    owners: dict[str, str] = {}
+    for function_id in functions(template):
+        if as_list(function_property(template, "Architectures", function_id)) != ["arm64"]:
+            problems.append(f"{function_id} Architectures is not [arm64]")
+        logging = function_property(template, "LoggingConfig", function_id) or {}
+        if logging.get("LogFormat") != "JSON":
+            problems.append(f"{function_id} LoggingConfig.LogFormat is not JSON")
+        group = ref(logging.get("LogGroup"))
+        if group not in log_groups:
+            problems.append(f"{function_id} LoggingConfig.LogGroup is not a log group of this template")
+            continue
+        if group in owners:
+            problems.append(f"{function_id} shares its log group {group} with {owners[group]}")
+        owners[group] = function_id
         retention = ref(props(log_groups[group]).get("RetentionInDays"))
         if retention is None or parameter(template, retention) is None:
             problems.append(f"{group} RetentionInDays is not a parameter")
@@ -498,9 +599,16 @@ def check_function_settings(template: Template) -> list[str]:
 
 
 def check_function_code(template: Template, root: Path = REPO_ROOT) -> list[str]:
-    """CodeUri holds the handler the template names and a requirements.txt for sam build."""
-    code_uri = function_property(template, "CodeUri")
-    handler = str(function_property(template, "Handler") or "")
+    """Every function's CodeUri holds the handler the template names and a requirements.txt."""
+    problems = []
+    for function_id in functions(template):
+        problems += _function_code_problems(template, function_id, root)
+    return problems
+
+
+def _function_code_problems(template: Template, function_id: str, root: Path) -> list[str]:
+    code_uri = function_property(template, "CodeUri", function_id)
+    handler = str(function_property(template, "Handler", function_id) or "")
     if not isinstance(code_uri, str) or not (root / code_uri).is_dir():
         return [f"CodeUri {code_uri!r} is not a directory"]
     problems = []
@@ -520,12 +628,13 @@ def check_function_code(template: Template, root: Path = REPO_ROOT) -> list[str]
 # ------------------------------------------------------------------ checks: environment
 
 
-def check_environment_defined(template: Template, names: Iterable[str]) -> list[str]:
-    defined = environment(template)
+def check_environment_defined(
+    template: Template, names: Iterable[str], function_id: str | None = None
+) -> list[str]:
+    defined = environment(template, function_id)
+    owner = "the function" if function_id is None else function_id
     return [
-        f"{name} is read by the code but not set on the function"
-        for name in sorted(names)
-        if name not in defined
+        f"{name} is read by the code but not set on {owner}" for name in sorted(names) if name not in defined
     ]
 
 
@@ -614,14 +723,17 @@ def _rate_wiring(template: Template, env: dict[str, Any], variable: str, default
     return [] if matches else [f"{variable} defaults to {value!r}, not the adapter's {default:g}"]
 
 
-def resolved_environment(template: Template) -> dict[str, str]:
-    """The function's environment as deployed with every parameter at its default."""
+def resolved_environment(
+    template: Template, function_id: str | None = None, bound: str = "Default"
+) -> dict[str, str]:
+    """A function's environment as deployed with every parameter at its default (or at
+    its ``MinValue`` / ``MaxValue`` where it has one)."""
     resolved = {}
-    for variable, value in environment(template).items():
+    for variable, value in environment(template, function_id).items():
         name = ref(value)
         spec = parameter(template, name) if name else None
         if spec is not None:
-            resolved[variable] = str(spec.get("Default", ""))
+            resolved[variable] = str(spec.get(bound, spec.get("Default", "")))
         elif name is not None:
             resolved[variable] = f"{name}-placeholder"
         else:
@@ -699,11 +811,13 @@ def check_no_iam_wildcards(template: Template) -> list[str]:
             text = arn.get("Fn::Sub", "") if isinstance(arn, dict) else str(arn)
             if str(text).rsplit("/", 1)[-1] not in ALLOWED_MANAGED_POLICIES:
                 problems.append(f"{logical_id} attaches managed policy {text!r}, which is not vetted")
-    if function_role_id(template) is None:
-        problems.append(
-            "the function has no Role of this template: SAM would generate one with "
-            "AWSLambdaSQSQueueExecutionRole (SQS actions on every queue)"
-        )
+    for function_id in functions(template):
+        if function_role_id(template, function_id) is None:
+            problems.append(
+                f"{function_id} has no Role of this template: SAM would generate one with "
+                "AWSLambdaBasicExecutionRole (logs on every log group) and, for an SQS event, "
+                "AWSLambdaSQSQueueExecutionRole (SQS actions on every queue)"
+            )
     return problems
 
 
@@ -712,6 +826,8 @@ SQS_MODULE_TARGETS = {"aws/dead_letters.py": "dead-letter queue", "aws/source_qu
 # Which table (by the variable that names it) a DynamoDB call of each module targets.
 DYNAMODB_MODULE_TABLES = {"aws/targets_store.py": "TARGETS_TABLE_NAME"}
 DEFAULT_DYNAMODB_TABLE = "RESULTS_TABLE_NAME"
+# Modules that read an index of their table, not the table: the index they name.
+DYNAMODB_MODULE_INDEXES = {"aws/opt_out_index.py": "optout_relay.aws.opt_out_index"}
 # The targets document's accounts name their own secrets; the function may read those
 # under the stack's prefix only (README, "Targets document").
 ACCOUNT_SECRETS = {
@@ -723,29 +839,44 @@ EVENT_SOURCE_MAPPING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 
 
-def expected_grants(template: Template) -> tuple[set[tuple[str, str]], list[str]]:
-    """(action, resource) pairs the function needs, from the code's AWS calls."""
+def _dynamodb_resource(template: Template, module: str, function_id: str | None) -> Any:
+    """What a module's DynamoDB calls target: its table's ARN, or its index's."""
+    variable = DYNAMODB_MODULE_TABLES.get(module, DEFAULT_DYNAMODB_TABLE)
+    table = table_of(template, variable, function_id)
+    if table is None:
+        return None
+    if module in DYNAMODB_MODULE_INDEXES:
+        index_name = importlib.import_module(DYNAMODB_MODULE_INDEXES[module]).INDEX_NAME
+        return {"Fn::Sub": f"${{{table[0]}.Arn}}/index/{index_name}"}
+    return {"Fn::GetAtt": [table[0], "Arn"]}
+
+
+def expected_grants(
+    template: Template, function_id: str | None = None
+) -> tuple[set[tuple[str, str]], list[str]]:
+    """(action, resource) pairs a function (the relay by default) needs, from its code's AWS calls."""
     problems = []
-    queues = [json.dumps({"Fn::GetAtt": [q, "Arn"]}) for q in source_queues(template)]
+    is_relay = function_id in (None, the_function(template)[0])
+    queues = [json.dumps({"Fn::GetAtt": [q, "Arn"]}) for q in source_queues(template)] if is_relay else []
     dlq = json.dumps({"Fn::GetAtt": [dead_letter_queue_id(template), "Arn"]})
     secrets = [json.dumps({"Ref": s}) for s in of_type(template, "AWS::SecretsManager::Secret")]
     secrets.append(json.dumps(ACCOUNT_SECRETS))
-    logging = function_property(template, "LoggingConfig") or {}
+    logging = function_property(template, "LoggingConfig", function_id) or {}
     log_group = json.dumps({"Fn::GetAtt": [ref(logging.get("LogGroup")), "Arn"]})
     targets = {"dead-letter queue": [dlq], "source queue": queues}
 
     expected = {(action, queue) for action in EVENT_SOURCE_MAPPING_ACTIONS for queue in queues}
     expected |= {(action, log_group) for action in LOG_ACTIONS}
-    for module, actions in aws_calls_by_module().items():
+    calls = aws_calls_by_module(modules=function_modules(template, function_id))
+    for module, actions in calls.items():
         for action in actions:
             service = action.split(":")[0]
             if service == "dynamodb":
-                variable = DYNAMODB_MODULE_TABLES.get(module, DEFAULT_DYNAMODB_TABLE)
-                table = table_of(template, variable)
-                if table is None:
-                    problems.append(f"{module} calls {action} on the table {variable} names: no such table")
+                resource = _dynamodb_resource(template, module, function_id)
+                if resource is None:
+                    problems.append(f"{module} calls {action} on a table its function does not name")
                     continue
-                expected.add((action, json.dumps({"Fn::GetAtt": [table[0], "Arn"]})))
+                expected.add((action, json.dumps(resource)))
             elif service == "secretsmanager" and action == "secretsmanager:GetSecretValue":
                 expected |= {(action, secret) for secret in secrets}
             elif service == "sqs" and module in SQS_MODULE_TARGETS:
@@ -756,16 +887,24 @@ def expected_grants(template: Template) -> tuple[set[tuple[str, str]], list[str]
 
 
 def check_function_grants(template: Template) -> list[str]:
-    """The role allows exactly what the code and the event source mapping need, where needed."""
-    role = function_role_id(template)
+    """Each function's role allows exactly what its code (and the relay's event source
+    mapping) needs, where needed."""
+    problems = []
+    for function_id in functions(template):
+        problems += _grant_problems(template, function_id)
+    return problems
+
+
+def _grant_problems(template: Template, function_id: str) -> list[str]:
+    role = function_role_id(template, function_id)
     if role is None:
-        return ["the function has no Role of this template"]
+        return [f"{function_id} has no Role of this template"]
     granted = {
         (action, json.dumps(resource, sort_keys=True))
         for action, resources in grants(template, role).items()
         for resource in resources
     }
-    expected, problems = expected_grants(template)
+    expected, problems = expected_grants(template, function_id)
     expected = {(action, json.dumps(json.loads(resource), sort_keys=True)) for action, resource in expected}
     for action, resource in sorted(expected - granted):
         problems.append(f"role {role} does not allow {action} on {resource}")
@@ -991,7 +1130,7 @@ def check_alarms_cover(template: Template) -> list[str]:
             problems.append(f"no alarm on the function's {metric}")
     namespace = env.get("POWERTOOLS_METRICS_NAMESPACE")
     service = env.get("POWERTOOLS_SERVICE_NAME")
-    emitted = metric_names_emitted_by_code()
+    emitted = metric_names_emitted_by_code() | watch_metric_names()
     for provider in provider_names():
         for outcome in ("Failed", "Rejected"):
             matches = [
@@ -1023,25 +1162,38 @@ def _resolve_sub(template: Template, text: str) -> str:
     return re.sub(r"\$\{([^}!]+)\}", value, text)
 
 
-def dashboard_metrics(template: Template) -> list[tuple[str, str, dict[str, str], str | None]]:
-    """(namespace, metric, dimensions, stat) of every metric line of every dashboard widget."""
-    found = []
+def _dashboard_widgets(template: Template) -> Iterator[dict[str, Any]]:
     for resource in of_type(template, "AWS::CloudWatch::Dashboard").values():
         body = props(resource).get("DashboardBody")
         text = body.get("Fn::Sub") if isinstance(body, dict) else body
         if isinstance(text, list):
             text = text[0]
-        document = json.loads(_resolve_sub(template, str(text)))
-        for widget in document.get("widgets", []):
-            properties = widget.get("properties", {})
-            for line in properties.get("metrics", []):
-                options = line[-1] if line and isinstance(line[-1], dict) else {}
-                fields = [part for part in line if not isinstance(part, dict)]
-                if len(fields) < 2:
-                    continue
-                dims = dict(zip(fields[2::2], fields[3::2], strict=False))
-                stat = options.get("stat", properties.get("stat"))
-                found.append((fields[0], fields[1], dims, stat))
+        yield from json.loads(_resolve_sub(template, str(text))).get("widgets", [])
+
+
+def dashboard_alarms(template: Template) -> set[str]:
+    """Logical ids of the alarms the dashboard's alarm widgets show (``${X.Arn}``)."""
+    return {
+        str(alarm).removesuffix(".Arn")
+        for widget in _dashboard_widgets(template)
+        if widget.get("type") == "alarm"
+        for alarm in widget.get("properties", {}).get("alarms", [])
+    }
+
+
+def dashboard_metrics(template: Template) -> list[tuple[str, str, dict[str, str], str | None]]:
+    """(namespace, metric, dimensions, stat) of every metric line of every dashboard widget."""
+    found = []
+    for widget in _dashboard_widgets(template):
+        properties = widget.get("properties", {})
+        for line in properties.get("metrics", []):
+            options = line[-1] if line and isinstance(line[-1], dict) else {}
+            fields = [part for part in line if not isinstance(part, dict)]
+            if len(fields) < 2:
+                continue
+            dims = dict(zip(fields[2::2], fields[3::2], strict=False))
+            stat = options.get("stat", properties.get("stat"))
+            found.append((fields[0], fields[1], dims, stat))
     return found
 
 
@@ -1051,6 +1203,7 @@ def check_dashboard(template: Template) -> list[str]:
         return ["the template has no dashboard"]
     try:
         lines = dashboard_metrics(template)
+        alarms_shown = dashboard_alarms(template)
     except ValueError as error:
         return [f"the dashboard body is not valid JSON: {error}"]
     env = environment(template)
@@ -1084,6 +1237,8 @@ def check_dashboard(template: Template) -> list[str]:
     for metric in ("Errors", "Throttles"):
         if not shown("AWS/Lambda", metric, {"FunctionName": function_id}):
             problems.append(f"the dashboard does not show the function's {metric}")
+    for alarm in sorted(set(of_type(template, "AWS::CloudWatch::Alarm")) - alarms_shown):
+        problems.append(f"the dashboard's alarm widget does not show {alarm}")
     return problems
 
 

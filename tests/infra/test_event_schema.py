@@ -23,6 +23,7 @@ from optout_relay.providers.base import ProviderAdapter
 from optout_relay.providers.http import HttpClient
 from optout_relay.providers.registry import PROVIDERS
 from optout_relay.settings import Settings
+from optout_relay.watch_settings import WatchSettings
 
 from . import invariants as inv
 
@@ -180,11 +181,13 @@ def test_mixed_batch_covers_every_case() -> None:
 
 def test_env_json_sets_exactly_the_template_variables(template: dict[str, Any]) -> None:
     env_file = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))
-    function_id, _ = inv.the_function(template)
-    assert list(env_file) == [function_id]
-    assert set(env_file[function_id]) == set(inv.environment(template))
-    assert all(isinstance(v, str) for v in env_file[function_id].values())
-    Settings.from_env(env_file[function_id])  # raises ConfigurationError if unreadable
+    relay_id, _ = inv.the_function(template)
+    assert sorted(env_file) == sorted(inv.functions(template))
+    for function_id, variables in env_file.items():
+        assert set(variables) == set(inv.environment(template, function_id)), function_id
+        assert all(isinstance(v, str) for v in variables.values())
+    Settings.from_env(env_file[relay_id])  # raises ConfigurationError if unreadable
+    WatchSettings.from_env(env_file["DeadlineWatchFunction"])
 
 
 # Hand-written edge cases: (id, document, accepted by both schema and parser).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import invariants as inv
+from . import watch_invariants as winv
 
 Template = dict[str, Any]
 
@@ -137,3 +138,50 @@ def test_email_subscription_is_optional(template: Template) -> None:
 
 def test_targets_table_key_schema_matches_the_store_code(template: Template) -> None:
     assert inv.check_targets_table(template) == []
+
+
+# ------------------------------------------------------------------ the deadline watch
+
+
+def test_function_code_is_what_each_handler_imports(template: Template) -> None:
+    # Guards the import scan: the watch runs none of the relay's providers, the relay
+    # none of the watch's index reading.
+    relay = {path.name for path in inv.function_modules(template)}
+    watch = {path.name for path in inv.function_modules(template, "DeadlineWatchFunction")}
+    assert {"handler.py", "relay.py", "ledger.py", "tatango.py"} <= relay
+    assert {"watch.py", "watcher.py", "opt_out_index.py", "deadline.py"} <= watch
+    assert "opt_out_index.py" not in relay
+    assert not {"settings.py", "ledger.py", "tatango.py", "secrets.py"} & watch
+
+
+def test_the_ledger_has_the_received_day_index_the_code_queries(template: Template) -> None:
+    assert winv.check_received_day_index(template) == []
+
+
+def test_an_hourly_schedule_runs_the_watch_with_retries_and_a_dead_letter_queue(
+    template: Template,
+) -> None:
+    assert winv.check_deadline_watch_schedule(template) == []
+
+
+def test_the_watch_reads_the_relays_ledger_and_publishes_where_its_metrics_go(
+    template: Template,
+) -> None:
+    assert winv.check_deadline_watch_function(template) == []
+
+
+def test_due_soon_and_overdue_alarms_exist_are_wired_and_on_the_dashboard(template: Template) -> None:
+    assert winv.check_deadline_alarms(template) == []
+
+
+def test_the_watch_may_query_the_index_and_write_its_logs_only(template: Template) -> None:
+    role = inv.function_role_id(template, "DeadlineWatchFunction")
+    assert role is not None
+    assert sorted(inv.grants(template, role)) == [
+        "dynamodb:Query",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    ]
+    assert inv.grants(template, role)["dynamodb:Query"] == [
+        {"Fn::Sub": "${ResultsTable.Arn}/index/by-received-day"}
+    ]

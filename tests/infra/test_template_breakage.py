@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from . import invariants as inv
+from . import watch_invariants as winv
 
 
 @dataclass(frozen=True)
@@ -415,6 +416,264 @@ CASES = [
         inv.check_dashboard,
         "ProviderLatency p99",
     ),
+    # ---------------------------------------------------------------- the deadline watch
+    Breakage(
+        "received-day-index-renamed",
+        (("        - IndexName: by-received-day\n", "        - IndexName: by-day\n"),),
+        winv.check_received_day_index,
+        "no global secondary index by-received-day",
+    ),
+    Breakage(
+        "received-day-index-keys-swapped",
+        (
+            (
+                "            - AttributeName: received_day\n              KeyType: HASH\n"
+                "            - AttributeName: received_key\n              KeyType: RANGE\n",
+                "            - AttributeName: received_key\n              KeyType: HASH\n"
+                "            - AttributeName: received_day\n              KeyType: RANGE\n",
+            ),
+        ),
+        winv.check_received_day_index,
+        "KeySchema",
+    ),
+    Breakage(
+        "received-day-index-keys-only",
+        (("            ProjectionType: ALL\n", "            ProjectionType: KEYS_ONLY\n"),),
+        winv.check_received_day_index,
+        "ALL",
+    ),
+    Breakage(
+        "watch-runs-daily",
+        (("ScheduleExpression: rate(1 hour)", "ScheduleExpression: rate(1 day)"),),
+        winv.check_deadline_watch_schedule,
+        "every hour",
+    ),
+    Breakage(
+        "watch-schedule-disabled",
+        (("      State: ENABLED\n", "      State: DISABLED\n"),),
+        winv.check_deadline_watch_schedule,
+        "ENABLED",
+    ),
+    Breakage(
+        "watch-schedule-never-retries",
+        (("          MaximumRetryAttempts: 5\n", "          MaximumRetryAttempts: 0\n"),),
+        winv.check_deadline_watch_schedule,
+        "RetryPolicy",
+    ),
+    Breakage(
+        "watch-schedule-dead-letters-into-the-opt-out-dlq",
+        (
+            (
+                "        DeadLetterConfig:\n"
+                "          Arn: !GetAtt DeadlineWatchScheduleDeadLetterQueue.Arn\n",
+                "        DeadLetterConfig:\n          Arn: !GetAtt DeadLetterQueue.Arn\n",
+            ),
+        ),
+        winv.check_deadline_watch_schedule,
+        "a queue of opt-outs",
+    ),
+    Breakage(
+        "watch-schedule-targets-the-relay",
+        (("        Arn: !GetAtt DeadlineWatchFunction.Arn\n", "        Arn: !GetAtt RelayFunction.Arn\n"),),
+        winv.check_deadline_watch_schedule,
+        "no AWS::Scheduler::Schedule runs",
+    ),
+    Breakage(
+        "watch-schedule-role-may-invoke-the-relay",
+        (
+            (
+                "                Action: lambda:InvokeFunction\n"
+                "                Resource: !GetAtt DeadlineWatchFunction.Arn\n",
+                "                Action: lambda:InvokeFunction\n"
+                "                Resource: !GetAtt RelayFunction.Arn\n",
+            ),
+        ),
+        winv.check_deadline_watch_schedule,
+        "allows lambda:InvokeFunction",
+    ),
+    Breakage(
+        "watch-schedule-role-assumed-by-lambda",
+        (
+            (
+                "              Service: scheduler.amazonaws.com\n",
+                "              Service: lambda.amazonaws.com\n",
+            ),
+        ),
+        winv.check_deadline_watch_schedule,
+        "scheduler.amazonaws.com",
+    ),
+    Breakage(
+        "watch-reads-the-targets-table",
+        (
+            (
+                "          RESULTS_TABLE_NAME: !Ref ResultsTable\n          WATCH_LOOKBACK_DAYS:",
+                "          RESULTS_TABLE_NAME: !Ref TargetsTable\n          WATCH_LOOKBACK_DAYS:",
+            ),
+        ),
+        winv.check_deadline_watch_function,
+        "RESULTS_TABLE_NAME",
+    ),
+    Breakage(
+        "watch-lookback-not-set",
+        (("          WATCH_LOOKBACK_DAYS: !Ref WatchLookbackDays\n", ""),),
+        winv.check_deadline_watch_function,
+        "WATCH_LOOKBACK_DAYS is read by the code but not set on DeadlineWatchFunction",
+    ),
+    Breakage(
+        "watch-lookback-parameter-allows-a-week",
+        (("    MinValue: 21\n", "    MinValue: 7\n"),),
+        winv.check_deadline_watch_function,
+        "MinValue",
+    ),
+    Breakage(
+        "watch-publishes-to-another-namespace",
+        (
+            (
+                "          POWERTOOLS_METRICS_NAMESPACE: !Ref MetricsNamespace\n"
+                "          POWERTOOLS_LOG_LEVEL: !Ref LogLevel\n"
+                '          POWERTOOLS_TRACE_DISABLED: "true"',
+                "          POWERTOOLS_METRICS_NAMESPACE: DeadlineWatch\n"
+                "          POWERTOOLS_LOG_LEVEL: !Ref LogLevel\n"
+                '          POWERTOOLS_TRACE_DISABLED: "true"',
+            ),
+        ),
+        winv.check_deadline_watch_function,
+        "POWERTOOLS_METRICS_NAMESPACE",
+    ),
+    Breakage(
+        "watch-may-query-the-whole-table",
+        (
+            (
+                'Resource: !Sub "${ResultsTable.Arn}/index/by-received-day"',
+                "Resource: !GetAtt ResultsTable.Arn",
+            ),
+        ),
+        inv.check_function_grants,
+        "DeadlineWatchFunctionRole does not allow dynamodb:Query",
+    ),
+    Breakage(
+        "watch-may-scan",
+        (
+            (
+                "                Action: dynamodb:Query\n                Resource: !Sub",
+                "                Action: [dynamodb:Query, dynamodb:Scan]\n                Resource: !Sub",
+            ),
+        ),
+        inv.check_function_grants,
+        "allows dynamodb:Scan",
+    ),
+    Breakage(
+        "watch-gets-a-sam-generated-role",
+        (("      Role: !GetAtt DeadlineWatchFunctionRole.Arn\n", ""),),
+        inv.check_no_iam_wildcards,
+        "DeadlineWatchFunction has no Role",
+    ),
+    Breakage(
+        "watch-logs-into-the-relays-log-group",
+        (("        LogGroup: !Ref DeadlineWatchLogGroup\n", "        LogGroup: !Ref RelayLogGroup\n"),),
+        inv.check_function_settings,
+        "shares its log group",
+    ),
+    Breakage(
+        "watch-schedule-dlq-unencrypted",
+        (
+            (
+                "      MessageRetentionPeriod: 1209600\n      SqsManagedSseEnabled: true\n\n"
+                "  # ---------------------------------------------------------------- alarms",
+                "      MessageRetentionPeriod: 1209600\n\n"
+                "  # ---------------------------------------------------------------- alarms",
+            ),
+        ),
+        inv.check_encryption,
+        "DeadlineWatchScheduleDeadLetterQueue",
+    ),
+    Breakage(
+        "due-soon-alarm-cleared-by-a-missed-run",
+        (
+            (
+                "      MetricName: OptOutsDueSoon\n"
+                "      Dimensions:\n        - Name: service\n          Value: optout-relay\n"
+                "      Statistic: Maximum\n      Period: 3600\n      EvaluationPeriods: 1\n"
+                "      Threshold: 0\n      ComparisonOperator: GreaterThanThreshold\n"
+                "      TreatMissingData: ignore\n",
+                "      MetricName: OptOutsDueSoon\n"
+                "      Dimensions:\n        - Name: service\n          Value: optout-relay\n"
+                "      Statistic: Maximum\n      Period: 3600\n      EvaluationPeriods: 1\n"
+                "      Threshold: 0\n      ComparisonOperator: GreaterThanThreshold\n"
+                "      TreatMissingData: notBreaching\n",
+            ),
+        ),
+        winv.check_deadline_alarms,
+        "OptOutsDueSoonAlarm TreatMissingData",
+    ),
+    Breakage(
+        "overdue-alarm-waits-for-two",
+        (
+            (
+                "      MetricName: OptOutsOverdue\n"
+                "      Dimensions:\n        - Name: service\n          Value: optout-relay\n"
+                "      Statistic: Maximum\n      Period: 3600\n      EvaluationPeriods: 1\n"
+                "      Threshold: 0\n",
+                "      MetricName: OptOutsOverdue\n"
+                "      Dimensions:\n        - Name: service\n          Value: optout-relay\n"
+                "      Statistic: Maximum\n      Period: 3600\n      EvaluationPeriods: 1\n"
+                "      Threshold: 1\n",
+            ),
+        ),
+        winv.check_deadline_alarms,
+        "OptOutsOverdueAlarm does not fire on a single opt-out",
+    ),
+    Breakage(
+        "overdue-alarm-on-another-service",
+        (
+            (
+                "      MetricName: OptOutsOverdue\n      Dimensions:\n        - Name: service\n"
+                "          Value: optout-relay\n",
+                "      MetricName: OptOutsOverdue\n      Dimensions:\n        - Name: service\n"
+                "          Value: deadline-watch\n",
+            ),
+        ),
+        winv.check_deadline_alarms,
+        "no alarm on OptOutsOverdue",
+    ),
+    Breakage(
+        "due-soon-alarm-period-shorter-than-the-schedule",
+        (
+            (
+                "      MetricName: OptOutsDueSoon\n"
+                "      Dimensions:\n        - Name: service\n          Value: optout-relay\n"
+                "      Statistic: Maximum\n      Period: 3600\n",
+                "      MetricName: OptOutsDueSoon\n"
+                "      Dimensions:\n        - Name: service\n          Value: optout-relay\n"
+                "      Statistic: Maximum\n      Period: 300\n",
+            ),
+        ),
+        winv.check_deadline_alarms,
+        "Period is shorter",
+    ),
+    Breakage(
+        "missed-runs-alarm-treats-silence-as-fine",
+        (("      TreatMissingData: breaching\n", "      TreatMissingData: notBreaching\n"),),
+        winv.check_deadline_alarms,
+        "missed runs",
+    ),
+    Breakage(
+        "dashboard-drops-the-overdue-metric",
+        (
+            (
+                '["${MetricsNamespace}", "OptOutsOverdue", "service", "optout-relay", {"label": "Overdue"}]',
+                '["${MetricsNamespace}", "OptOutsOverdue", "service", "relay", {"label": "Overdue"}]',
+            ),
+        ),
+        winv.check_deadline_alarms,
+        "does not show OptOutsOverdue",
+    ),
+    Breakage(
+        "dashboard-drops-the-overdue-alarm",
+        (('                  "${OptOutsOverdueAlarm.Arn}",\n', ""),),
+        inv.check_dashboard,
+        "alarm widget does not show OptOutsOverdueAlarm",
+    ),
     Breakage(
         "output-renamed",
         (("\n  QueueUrl:\n", "\n  QueueURL:\n"),),
@@ -446,5 +705,5 @@ def test_breaking_an_invariant_is_detected(case: Breakage, tmp_path: Path) -> No
 
 def test_every_check_is_exercised_by_a_breakage() -> None:
     exercised = {case.check for case in CASES}
-    missing = [check.__name__ for check in inv.ALL_CHECKS if check not in exercised]
+    missing = [check.__name__ for check in (*inv.ALL_CHECKS, *winv.CHECKS) if check not in exercised]
     assert missing == [], f"add a breakage case for {missing}"

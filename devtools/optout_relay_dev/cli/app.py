@@ -20,6 +20,7 @@ from optout_relay_dev.cli.report import report
 from optout_relay_dev.cli.status import status
 from optout_relay_dev.cli.target import DEFAULT_STATE_DIR
 from optout_relay_dev.cli.targets import targets_app
+from optout_relay_dev.cli.watch import watch
 from optout_relay_dev.emulator import EmulatorError
 
 
@@ -71,6 +72,7 @@ app.command()(publish)
 app.command()(status)
 app.command()(report)
 app.command()(invoke)
+app.command()(watch)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(local_app, name="local")
 app.add_typer(targets_app, name="targets")
