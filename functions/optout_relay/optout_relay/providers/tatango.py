@@ -23,6 +23,7 @@ from optout_relay.providers.contract import FieldProblem, ProviderContract, requ
 # NANP regions reached by US and Canadian short codes.
 SERVED_REGIONS = frozenset({"US", "CA", "PR", "VI", "GU", "AS", "MP"})
 _MAX_LIST_ID_DIGITS = 18
+_MAX_LIST_ID_TEXT = 40  # as a string, padding and spaces included (as phone numbers)
 
 
 class TatangoContract(ProviderContract):
@@ -36,7 +37,7 @@ class TatangoContract(ProviderContract):
             value = None
         if isinstance(value, float) and value.is_integer() and abs(value) < 10**_MAX_LIST_ID_DIGITS:
             value = int(value)  # JSON 42.0 is the integer 42
-        if isinstance(value, str):
+        if isinstance(value, str) and len(value) <= _MAX_LIST_ID_TEXT:
             # Length first: int() refuses strings of more than 4,300 digits with a ValueError.
             digits = value.strip().lstrip("0") or "0"
             if digits.isascii() and digits.isdigit() and len(digits) <= _MAX_LIST_ID_DIGITS:
