@@ -45,6 +45,11 @@ def test_published_file_drained_and_audited_by_number(cli: Cli, local: Local, tm
     assert "unsubscribed" in table.stdout and "tatango" in table.stdout and "trackly" in table.stdout
     assert "Opted out everywhere it was sent" in table.stdout
     assert "opted out 20" in table.stdout and "Date 20" in table.stdout  # the providers' evidence
+    # Occurred 2026-04-11 and honoured today: each opt-out's deadline, and that it was late.
+    assert "due 2026-04-2" in table.stdout and "complete late" in table.stdout
+    deadlines = [event["deadline"] for event in cli.json("status", "+12065550100")["events"]]
+    assert {d["verdict"] for d in deadlines} == {"complete late"}
+    assert any(d["received_at"] == "2026-04-11T12:00:00.000Z" for d in deadlines)
 
     other = cli.json("status", "+12065550199")["items"]
     assert [item["status"] for item in other] == ["not_subscribed"]

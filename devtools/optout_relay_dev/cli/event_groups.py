@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from optout_relay.aws.ledger_items import SORT_KEY, merge_items
+from optout_relay.domain.deadline import business_days_left, within_deadline
+from optout_relay.domain.timestamps import parse_utc
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -71,9 +74,40 @@ class EventGroup:
         first = self.summary or (min(self.rows, key=sort_key) if self.rows else {})
         return (str(first.get("occurred_at") or first.get("processed_at") or ""), self.event_id)
 
+    @property
+    def timeline_item(self) -> dict[str, Any]:
+        """The item that carries the opt-out's received_at / deadline_at (and completion)."""
+        if self.summary is not None:
+            return self.summary
+        return next((row for row in self.rows if row.get("deadline_at")), {})
+
+    def deadline(self, now: datetime | None = None) -> dict[str, Any] | None:
+        """Received, due, and the verdict: complete within the deadline, complete late,
+        open with business days left, or overdue (judged as the audit report judges)."""
+        item = self.timeline_item
+        if not item.get("deadline_at") or not item.get("received_at"):
+            return None
+        due = parse_utc(str(item["deadline_at"]))
+        completed = item.get("completed_at") if self.complete else None
+        if completed:
+            on_time = within_deadline(parse_utc(str(completed)), due)
+            verdict, left = ("complete within deadline" if on_time else "complete late"), None
+        else:
+            now = now or datetime.now(UTC)
+            left = business_days_left(now, due)
+            verdict = "open" if within_deadline(now, due) else "overdue"
+        return {
+            "received_at": item["received_at"],
+            "deadline_at": item["deadline_at"],
+            "completed_at": completed,
+            "verdict": verdict,
+            "business_days_left": left,
+        }
+
     def to_json(self) -> dict[str, Any]:
         summary = self.summary or {}
         return {
+            "deadline": self.deadline(),
             "event_id": self.event_id,
             "scope": summary.get("scope") if self.summary else None,
             "document_version": summary.get("document_version") if self.summary else None,
@@ -103,13 +137,33 @@ def group_by_event(items: Iterable[dict[str, Any]]) -> list[EventGroup]:
     return sorted(groups.values(), key=lambda group: group.moment)
 
 
+def deadline_text(group: EventGroup) -> Text:
+    """``received 2026-11-20 15:00:00Z · due 2026-12-08 04:59:59Z · open, 4 business days left``"""
+    deadline = group.deadline()
+    if deadline is None:
+        return Text("no deadline recorded (written before deadlines were kept)", style="dim")
+    text = Text.assemble(
+        ("received ", "dim"),
+        short_time(deadline["received_at"]),
+        (" · due ", "dim"),
+        short_time(deadline["deadline_at"]),
+        " · ",
+    )
+    verdict = deadline["verdict"]
+    style = {"complete within deadline": "green", "open": "yellow"}.get(verdict, "red")
+    if verdict == "open":
+        verdict += f", {deadline['business_days_left']} business day(s) left"
+    text.append(verdict, style=style)
+    return text
+
+
 def heading(group: EventGroup) -> Text:
     """``event crm-7 · everywhere · document v3 · 12/12 settled · complete 2026-...``"""
     text = Text.assemble(("event ", "dim"), (group.event_id, "bold"))
     summary = group.summary
     if summary is None:
         text.append(" · one list" if len(group.rows) == 1 else f" · {len(group.rows)} targets")
-        return text
+        return text.append("\n").append_text(deadline_text(group))
     version = int(summary.get("document_version", 0) or 0)
     text.append(f" · {summary.get('scope', '?')}")
     text.append(f" · document v{version}" if version else " · no document")
@@ -119,7 +173,7 @@ def heading(group: EventGroup) -> Text:
         text.append(f"complete {done}".rstrip(), style="green")
     else:
         text.append("not complete", style="yellow")
-    return text
+    return text.append("\n").append_text(deadline_text(group))
 
 
 def event_table(group: EventGroup) -> Table:
