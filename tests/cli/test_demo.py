@@ -53,6 +53,11 @@ def test_the_demo_accounts_for_every_event(cli: Cli, state_dir: Path) -> None:
     assert codes["invalid_json"] == 1
     assert sum(summary["provider_calls"].values()) > 0
 
+    deadlines = summary["deadlines"]  # the deadline picture of the run, as the audit report judges
+    assert deadlines["received"] >= 1 and deadlines["overdue"] == 0 and deadlines["complete_late"] == 0
+    rows = (state_dir / "demo-report.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0] == "optout-relay audit report" and f"received,{deadlines['received']}" in rows
+
     logs = (state_dir / "demo-logs.jsonl").read_text().splitlines()
     assert any(json.loads(line).get("message") == "Opt-out relayed" for line in logs if line.startswith("{"))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from optout_relay.domain.targets import TargetsDocument
@@ -14,13 +15,16 @@ from rich.console import Console
 
 from optout_relay_dev.cli import console as terminal
 from optout_relay_dev.cli.app_context import state_dir_of
+from optout_relay_dev.cli.audit import totals_of
 from optout_relay_dev.cli.dead_letters import explain_from_ledger, peek, queue_depth
 from optout_relay_dev.cli.demo_accounting import Published, account, expectations, keys_to_read
 from optout_relay_dev.cli.demo_data import Scenario, build_scenario
 from optout_relay_dev.cli.demo_report import DemoReport, render
 from optout_relay_dev.cli.drain import DrainStats, drain
 from optout_relay_dev.cli.errors import CliError
-from optout_relay_dev.cli.ledger_view import account_of, get_items, get_raw_items
+from optout_relay_dev.cli.ledger_view import account_of, get_items, get_raw_items, short_time
+from optout_relay_dev.cli.report import audit_period
+from optout_relay_dev.cli.report_formats import Report, report_csv
 from optout_relay_dev.cli.runtime import local_function
 from optout_relay_dev.cli.sender import Outgoing, send_messages
 from optout_relay_dev.cli.target import local_target
@@ -29,6 +33,9 @@ from optout_relay_dev.cli.targets_access import parse_document
 from optout_relay_dev.emulator import Emulator, EmulatorState, fault_rates_for
 
 LOG_FILE_NAME = "demo-logs.jsonl"
+
+
+REPORT_FILE_NAME = "demo-report.csv"
 
 
 def demo(
@@ -151,6 +158,27 @@ def _publish(state: EmulatorState, scenario: Scenario, out: Console) -> list[Pub
     ]
 
 
+def deadline_picture(dynamodb: Any, table_name: str, csv_path: Path) -> dict[str, Any] | None:
+    """Today's opt-outs as the audit report totals them (one Query on the index); the
+    report itself is written to ``csv_path``, as `optout-relay report --format csv` would."""
+    now = datetime.now(UTC)
+    audits = audit_period(dynamodb, table_name, now.date(), now.date(), now)
+    if not audits:
+        return None
+    totals = totals_of(audits)
+    document = Report(now.date(), now.date(), now, "the demo's emulation", None, audits, totals)
+    csv_path.write_text(report_csv(document), encoding="utf-8")
+    return {
+        "received": totals.received,
+        "complete_within_deadline": totals.complete_within_deadline,
+        "complete_late": totals.complete_late,
+        "open": totals.open,
+        "overdue": totals.overdue,
+        "due_by": short_time(max(audit.deadline_at for audit in audits)),
+        "report_csv": str(csv_path),
+    }
+
+
 def _report(
     emulator: Emulator,
     *,
@@ -188,6 +216,7 @@ def _report(
     calls = {name: simulator.calls for name, simulator in emulator.simulators.items()}
     targets_called = sum(1 for item in ledger.values() if int(item.get("attempts", 0)) > 0)
     return DemoReport(
+        deadlines=deadline_picture(dynamodb, state.table_name, log_path.with_name(REPORT_FILE_NAME)),
         published=len(published),
         outcomes=outcomes,
         by_account=by_account,

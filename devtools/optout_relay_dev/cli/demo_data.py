@@ -227,7 +227,9 @@ class _Builder:
         document: dict[str, Any] = {**fields, "phone_number": phone}
         if self.rng.random() >= NO_EVENT_ID_SHARE:  # else the SQS message id is the event id
             document["event_id"] = f"demo-{self.seed}-{self.serial:05d}"
-        moment = self.now - timedelta(minutes=self.rng.randint(1, 60 * 24 * 3))
+        # Earlier today (UTC): `optout-relay report --from today --to today` shows the whole run.
+        since_midnight = self.now.hour * 60 + self.now.minute
+        moment = self.now - timedelta(minutes=self.rng.randint(0, min(6 * 60, since_midnight)))
         document["occurred_at"] = moment.isoformat().replace("+00:00", "Z")
         document["source"] = self.rng.choice(SOURCES)
         return document

@@ -41,6 +41,8 @@ class DemoReport:
     seed: int
     fault_rate: float
     kinds: dict[str, int]
+    # The deadline picture of the run, judged as the audit report judges (``cli/audit.py``).
+    deadlines: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -62,6 +64,7 @@ class DemoReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "deadlines": self.deadlines,
             "seed": self.seed,
             "fault_rate": self.fault_rate,
             "published": self.published,
@@ -219,6 +222,24 @@ def _accounts_text(report: DemoReport) -> Text:
     return Text.assemble(("Target outcomes by account: ", "bold"), ", ".join(parts) + ".")
 
 
+def _deadline_text(report: DemoReport) -> Text:
+    picture = report.deadlines
+    if not picture:
+        return Text("Deadlines: none recorded.", style="dim")
+    text = Text.assemble(
+        ("Deadlines: ", "bold"),
+        f"{picture['received']} opt-outs received, due by {picture['due_by']} (ten US business days); "
+        f"{picture['complete_within_deadline']} complete within the deadline, "
+        f"{picture['complete_late']} complete late, {picture['open']} open, {picture['overdue']} overdue. ",
+        (f"The audit report of the run: {picture['report_csv']} ", "dim"),
+        (
+            "(`optout-relay report --from today --to today --format csv` against `optout-relay local up`).",
+            "dim",
+        ),
+    )
+    return text
+
+
 def render(report: DemoReport, console: Console) -> None:
     seconds = report.seconds
     calls = ", ".join(f"{name} {count}" for name, count in sorted(report.provider_calls.items()))
@@ -241,6 +262,8 @@ def render(report: DemoReport, console: Console) -> None:
         ),
         Text(""),
         _dead_letter_table(report),
+        Text(""),
+        _deadline_text(report),
         Text(""),
     ]
     if report.ok:
