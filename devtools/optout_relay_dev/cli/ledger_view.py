@@ -6,11 +6,10 @@ fan-out event also has one summary item in the partition (``kind`` = ``summary``
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from optout_relay.aws.ledger_items import PARTITION_KEY, SORT_KEY, keys_of, merge_items
+from optout_relay.aws.opt_out_index import plain_item
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -23,23 +22,10 @@ STATUS_STYLE = {
     "failed": "red",
     "retrying": "yellow",
 }
-_deserializer = TypeDeserializer()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set):
-        return sorted(_plain(item) for item in value)
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
 
 
 def item_from_dynamodb(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+    return plain_item(item)
 
 
 def query_phone(dynamodb: Any, table_name: str, e164: str) -> list[dict[str, Any]]:

@@ -1,10 +1,10 @@
 """Reads the ledger by day of receipt: one Query per UTC day on the ``by-received-day`` index
 (paginated), or one Query on a phone number's partition filtered to a period. Never a Scan.
 
-A stand-in for the function package's own reader of that index: the report reaches the
-ledger only through ``items_received_on`` and ``items_of_phone``, so swapping them for the
-shared module changes nothing else. Both return items as plain Python values (numbers as
-``int``/``float``), every item of every opt-out, summaries included, unmerged. A global
+The day reader is the function package's own (``aws/opt_out_index.py``, shared with the
+deadline watch); the report reaches the ledger only through these two. Both return items
+as plain Python values (numbers as ``int``/``float``), every item of every opt-out,
+summaries included, unmerged. A global
 secondary index is eventually consistent: a write of the last second may not show yet.
 """
 
@@ -13,29 +13,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from optout_relay.aws.ledger_items import PARTITION_KEY
+from optout_relay.aws.ledger_items import PARTITION_KEY, RECEIVED_DAY, RECEIVED_INDEX
+from optout_relay.aws.opt_out_index import OptOutIndex
 
 from optout_relay_dev.cli.ledger_view import item_from_dynamodb
 
-RECEIVED_DAY_INDEX = "by-received-day"
-RECEIVED_DAY = "received_day"  # the index's partition key: YYYY-MM-DD, the UTC day of received_at
-RECEIVED_KEY = "received_key"  # its sort key: <received_at>#<phone_number>#<sort key>
+RECEIVED_DAY_INDEX = RECEIVED_INDEX
 
 
 def items_received_on(
     dynamodb: Any, table_name: str, day: date, page_size: int | None = None
 ) -> list[dict[str, Any]]:
-    """Every ledger item of the opt-outs received on one UTC day, in order of receipt."""
-    request: dict[str, Any] = {
-        "TableName": table_name,
-        "IndexName": RECEIVED_DAY_INDEX,
-        "KeyConditionExpression": "#day = :day",
-        "ExpressionAttributeNames": {"#day": RECEIVED_DAY},
-        "ExpressionAttributeValues": {":day": {"S": day.isoformat()}},
-    }
-    if page_size:
-        request["Limit"] = page_size
-    return _all_pages(dynamodb, request)
+    """Every ledger item of the opt-outs received on one UTC day, in order of receipt: the
+    function package's own reader of the index (the deadline watch reads it the same way)."""
+    return OptOutIndex(table_name, dynamodb=dynamodb, page_size=page_size).items_received_on(day)
 
 
 def items_of_phone(
