@@ -16,8 +16,8 @@ from typing import Any
 
 from optout_relay.aws.ledger_items import summary_key
 from optout_relay.domain.events import OptOutRequest, parse_optout, unwrap_envelope
-from optout_relay.domain.model import InboundMessage, ListRef, Phone
-from optout_relay.domain.targets import Scope, ScopeKind, Target, TargetsDocument, select_targets
+from optout_relay.domain.model import InboundMessage
+from optout_relay.domain.targets import ScopeKind, Target, TargetsDocument, select_targets
 from optout_relay.errors import InvalidEvent
 from optout_relay.providers.base import ProviderAdapter
 from optout_relay.providers.http import HttpClient
@@ -36,27 +36,13 @@ def validation_providers() -> Mapping[str, ProviderAdapter]:
 
 
 @dataclass(frozen=True)
-class ReadEvent:
-    """A valid event as the CLI sees it: who, which lists (``scope``), and its metadata."""
-
-    event_id: str
-    phone: Phone
-    scope: Scope
-    occurred_at: str | None = None
-    source: str | None = None
+class ReadEvent(OptOutRequest):
+    """A valid event as the CLI sees it: the function's own reading, and what the CLI does with it."""
 
     @property
     def fan_out(self) -> bool:
         """An event that reaches every list of a scope (it has a summary item in the ledger)."""
-        return self.scope.kind is not ScopeKind.SINGLE
-
-    @property
-    def provider(self) -> str | None:
-        return self.scope.provider
-
-    @property
-    def list_ref(self) -> ListRef | None:
-        return self.scope.list_ref
+        return self.fans_out
 
     @property
     def body(self) -> dict[str, Any]:
@@ -122,14 +108,11 @@ def read_event(message: InboundMessage, default_region: str) -> ReadEvent:
     return ReadEvent(
         event_id=optout.event_id,
         phone=optout.phone,
-        scope=_scope_of(optout, message.body),
+        scope=optout.scope,
         occurred_at=optout.occurred_at,
         source=optout.source,
+        origin=optout.origin,
     )
-
-
-def _scope_of(optout: OptOutRequest, body: str) -> Scope:
-    return optout.scope
 
 
 def declared_scope(body: str) -> str | None:
