@@ -129,6 +129,7 @@ def main() -> int:
     }
     numbers = phones(1_000)
     figures: dict[str, Any] = {}
+    checked: dict[str, dict[str, Any]] = {}  # the batch runs, each of which must give nothing back
     with (
         moto_server.in_a_process() as endpoint,
         simulator(
@@ -183,6 +184,7 @@ def main() -> int:
         # 5b. 10 everywhere-events over 10 lists on 3 accounts: 100 calls, one in ten subscribed.
         fanout = fan_out_figures(session, stack, endpoint, fanout_url, base)
         figures["fan_out_speedup"] = floor / fanout["seconds"]
+        checked.update(batch=batch, absent=absent, fanout=fanout)
         figures["fan_out_aws_requests"] = fanout["aws_requests"]
         figures["fan_out_cpu_ms_per_call"] = fanout["cpu_ms_per_call"]
         figures["not_subscribed_aws_requests"] = absent["aws_requests"]
@@ -255,8 +257,12 @@ def main() -> int:
         f"window {busiest} calls (target <= 10), budget used {achieved / 10:.2f} (target >= 0.8)"
     )
 
+    failures = {name: result["failures"] for name, result in checked.items() if result["failures"]}
+    if failures:
+        print(f"records given back instead of handled (the figures mean nothing): {failures}")
     met = (
-        figures["batch_speedup"] >= 10
+        not failures
+        and figures["batch_speedup"] >= 10
         and figures["not_subscribed_speedup"] >= 10
         and figures["fan_out_speedup"] >= 10
         and figures["cold_init_ratio"] <= 1.5

@@ -230,3 +230,23 @@ def test_a_failed_init_does_not_leave_the_collector_paused() -> None:
         "    print(type(e).__name__, gc.isenabled())"
     )
     assert _in_fresh_interpreter(code, env) == "ConfigurationError True"
+
+
+def test_a_record_without_sqs_attributes_is_handled_and_cannot_stop_its_batch(world: RelayWorld) -> None:
+    """Lambda always sends the attributes; a hand-built event may not (the bench once did):
+    neither the receive count nor the sent time may be assumed."""
+    import optout_relay.handler as handler_module
+    from optout_relay_dev.lambda_context import LocalLambdaContext
+
+    world.trackly.subscribe(TRACKLY_LIST, TRACKLY_PHONE)
+    record = {
+        "messageId": "bare-1",
+        "receiptHandle": "rh",
+        "body": json.dumps(trackly_event(event_id="e-bare")),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+    }
+    response = handler_module.lambda_handler({"Records": [record]}, LocalLambdaContext(timeout_seconds=60))
+    assert response == {"batchItemFailures": []}
+    (item,) = world.ledger(TRACKLY_PHONE)
+    assert item["status"] == "unsubscribed" and item["received_at"].endswith("Z")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import Counter
@@ -23,7 +24,8 @@ from optout_relay_dev.cli.demo_report import DemoReport, render
 from optout_relay_dev.cli.drain import DrainStats, drain
 from optout_relay_dev.cli.errors import CliError
 from optout_relay_dev.cli.ledger_view import account_of, get_items, get_raw_items, short_time
-from optout_relay_dev.cli.report import audit_period
+from optout_relay_dev.cli.received_index import items_received_on
+from optout_relay_dev.cli.report import DEMO_SNAPSHOT, audit_period
 from optout_relay_dev.cli.report_formats import Report, report_csv
 from optout_relay_dev.cli.runtime import local_function
 from optout_relay_dev.cli.sender import Outgoing, send_messages
@@ -168,6 +170,9 @@ def deadline_picture(dynamodb: Any, table_name: str, csv_path: Path) -> dict[str
     totals = totals_of(audits)
     document = Report(now.date(), now.date(), now, "the demo's emulation", None, audits, totals)
     csv_path.write_text(report_csv(document), encoding="utf-8")
+    # The day's items, for `optout-relay report` once the demo's emulation is gone.
+    snapshot = csv_path.with_name(DEMO_SNAPSHOT)
+    snapshot.write_text(json.dumps(items_received_on(dynamodb, table_name, now.date()), default=str))
     return {
         "received": totals.received,
         "complete_within_deadline": totals.complete_within_deadline,

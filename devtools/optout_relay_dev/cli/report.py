@@ -9,6 +9,7 @@ Scan. Each opt-out is judged as of now (``audit``) and written as CSV or JSON
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import sys
@@ -35,7 +36,7 @@ from optout_relay_dev.cli.publish import PhoneRegionOption
 from optout_relay_dev.cli.received_index import RECEIVED_DAY_INDEX, items_of_phone, items_received_on
 from optout_relay_dev.cli.report_formats import Report, report_csv, report_json
 from optout_relay_dev.cli.report_table import report_table
-from optout_relay_dev.cli.target import TABLE, RegionOption, StackNameOption, Target, resolve
+from optout_relay_dev.cli.target import TABLE, RegionOption, StackNameOption, Target, resolve, running_state
 
 MAX_PERIOD_DAYS = 366  # a leap year: a year's report in one run, one Query per day
 _DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -97,9 +98,17 @@ def report(
     chosen = output_format or _format_of(output)
     if output is not None and output.exists() and not force:
         raise CliError(f"{output} exists: an audit report is not overwritten (pass --force, or another file)")
-    target = resolve(stack_name, region, state_dir_of(ctx), required=[TABLE])
-    audits = _audit(target, first, last, number, as_of)
-    document = Report(first, last, as_of, target.description, number, audits, totals_of(audits))
+    snapshot = demo_snapshot(state_dir_of(ctx)) if stack_name is None else None
+    if snapshot is not None and running_state(state_dir_of(ctx)) is None:
+        # No emulation running, but `make demo` left the ledger of its run: read that.
+        terminal.stderr().print(f"No local emulation is running: reading the last demo's ledger, {snapshot}.")
+        audits = audits_from_snapshot(snapshot, first, last, number, as_of)
+        source = f"the last demo's ledger ({snapshot})"
+    else:
+        target = resolve(stack_name, region, state_dir_of(ctx), required=[TABLE])
+        audits = _audit(target, first, last, number, as_of)
+        source = target.description
+    document = Report(first, last, as_of, source, number, audits, totals_of(audits))
     if output is None:
         _print(document, chosen)
         return
@@ -167,6 +176,27 @@ def _missing_index_explained(table_name: str) -> Iterator[None]:
                 "template.yaml (locally: `optout-relay local down`, then `local up`)"
             ) from None
         raise
+
+
+DEMO_SNAPSHOT = "demo-ledger.json"
+
+
+def demo_snapshot(state_dir: Path) -> Path | None:
+    path = state_dir / DEMO_SNAPSHOT
+    return path if path.is_file() else None
+
+
+def audits_from_snapshot(
+    path: Path, first: date, last: date, phone_number: str | None, now: datetime
+) -> list[OptOutAudit]:
+    """The audit of the items the demo saved (the day's index items of its run)."""
+    items = [
+        item
+        for item in json.loads(path.read_text(encoding="utf-8"))
+        if first.isoformat() <= str(item.get("received_day", "")) <= last.isoformat()
+        and (phone_number is None or item.get("phone_number") == phone_number)
+    ]
+    return audit_opt_outs(items, now)
 
 
 def _audit(

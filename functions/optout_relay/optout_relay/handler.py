@@ -57,7 +57,7 @@ def inbound_message(record: SQSRecord) -> InboundMessage:
         receive_count=_receive_count(record),
         receipt_handle=record.receipt_handle,
         event_source_arn=record.event_source_arn,
-        message_group_id=record.attributes.message_group_id,
+        message_group_id=_attribute(record, "MessageGroupId"),
         pinned_event_id=_string_attribute(record, PINNED_EVENT_ID),
         carried_confirmation=_string_attribute(record, CARRIED_CONFIRMATION),
         redrive_target=_string_attribute(record, REDRIVE_TARGET),
@@ -65,15 +65,34 @@ def inbound_message(record: SQSRecord) -> InboundMessage:
     )
 
 
+def _attribute(record: SQSRecord, name: str) -> str | None:
+    """One of SQS's own attributes of the record; a hand-built event may have none."""
+    attributes = record.raw_event.get("attributes")
+    value = attributes.get(name) if isinstance(attributes, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _sent_at(record: SQSRecord) -> str | None:
-    raw = record.attributes.sent_timestamp
+    raw = _attribute(record, "SentTimestamp")
     if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()):
         return None
     return iso_utc(datetime.fromtimestamp(int(raw) / 1000, tz=UTC))
 
 
+def readable_messages(records: list[Any]) -> list[InboundMessage]:
+    """The batch's records as messages; one that cannot even be read is left to its own
+    handling (where it fails alone), not allowed to stop the batch's preparation."""
+    messages = []
+    for record in records:
+        try:
+            messages.append(inbound_message(SQSRecord(record)))
+        except Exception:  # a malformed record: record_handler meets it alone
+            logger.warning("Could not read a record of the batch")
+    return messages
+
+
 def _receive_count(record: SQSRecord) -> int:
-    raw = record.attributes.approximate_receive_count
+    raw = _attribute(record, "ApproximateReceiveCount")
     return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() else 1
 
 
@@ -107,7 +126,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     records = event.get("Records") or []
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=len(records))
     try:
-        batch = relay.prepare([inbound_message(SQSRecord(record)) for record in records])
+        batch = relay.prepare(readable_messages(records))
         return process_partial_response(
             event=event,
             record_handler=functools.partial(record_handler, batch=batch),
