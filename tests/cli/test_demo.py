@@ -57,6 +57,10 @@ def test_the_demo_accounts_for_every_event(cli: Cli, state_dir: Path) -> None:
     assert deadlines["received"] >= 1 and deadlines["overdue"] == 0 and deadlines["complete_late"] == 0
     rows = (state_dir / "demo-report.csv").read_text(encoding="utf-8-sig").splitlines()
     assert rows[0] == "optout-relay audit report" and f"received,{deadlines['received']}" in rows
+    # As a new user would go on: the demo's emulation is gone, the report reads its ledger.
+    report = cli("report", "--from", "today", "--to", "today", "--format", "csv")
+    assert report.exit_code == 0, report.output
+    assert f"received,{deadlines['received']}" in report.stdout.lstrip("\ufeff").splitlines()
 
     logs = (state_dir / "demo-logs.jsonl").read_text().splitlines()
     assert any(json.loads(line).get("message") == "Opt-out relayed" for line in logs if line.startswith("{"))
