@@ -3,22 +3,32 @@ whole message. Used to make every attribute the relay sends valid before it is s
 
 from __future__ import annotations
 
-import re
-
-# Anything outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
-_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
 REPLACEMENT = "\ufffd"
+# Refused ASCII: the control characters but tab, line feed and carriage return. (Checked by
+# hand rather than with a regular expression: compiling the full Unicode class costs a cold
+# start about 5 ms.)
+_REFUSED_ASCII = {code: REPLACEMENT for code in range(0x20) if code not in (0x9, 0xA, 0xD)}
+_CONTROL = frozenset(chr(code) for code in (*range(0x20), 0x7F))
+
+
+def _refused(character: str) -> bool:
+    """Outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF."""
+    code = ord(character)
+    return not (
+        code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
+    )
 
 
 def is_identifier_text(text: str) -> bool:
     """Fit for an id that travels as a message attribute: no control characters, nothing SQS refuses."""
-    return not _REFUSED.search(text) and not _CONTROL.search(text)
+    return not any(character in _CONTROL or _refused(character) for character in text)
 
 
 def sqs_safe(text: str) -> str:
     """``text`` with every character SQS refuses replaced by U+FFFD."""
-    return _REFUSED.sub(REPLACEMENT, text)
+    if text.isascii():
+        return text.translate(_REFUSED_ASCII)
+    return "".join(REPLACEMENT if _refused(character) else character for character in text)
 
 
 def utf8_size(text: str) -> int:
