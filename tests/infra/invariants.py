@@ -23,6 +23,10 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 FUNCTION_PACKAGE = REPO_ROOT / "functions" / "optout_relay" / "optout_relay"
+RECEIVER_PACKAGE = REPO_ROOT / "functions" / "webhook_receiver" / "webhook_receiver"
+# Functions are told apart by their handler's package: the relay's, and the receiver's.
+RELAY_PACKAGE_NAME = "optout_relay"
+RECEIVER_PACKAGE_NAME = "webhook_receiver"
 
 Template = dict[str, Any]
 
@@ -43,6 +47,10 @@ REQUIRED_OUTPUTS = (
     "FunctionName",
     "DashboardUrl",
     "AlarmTopicArn",
+    "WebhookUrl",
+    "TracklyWebhookUrl",
+    "TatangoWebhookUrlPrefix",
+    "WebhookSecretArn",
 )
 # AWS managed policies the function role may carry. AWSXRayDaemonWriteAccess is what
 # SAM itself attaches for `Tracing: Active`: X-Ray's write actions have no resource-level
@@ -125,24 +133,41 @@ def number_bounds(template: Template, value: Any, default: float) -> tuple[float
     return float(spec.get("MinValue", fallback)), float(spec.get("MaxValue", fallback))
 
 
+def function_of_package(template: Template, package: str) -> tuple[str, dict[str, Any]]:
+    """The one function whose handler lives in ``package`` (``optout_relay.handler....``)."""
+    found = [
+        (logical_id, props(resource))
+        for logical_id, resource in of_type(template, "AWS::Serverless::Function").items()
+        if str(props(resource).get("Handler") or "").split(".", 1)[0] == package
+    ]
+    if len(found) != 1:
+        raise ValueError(
+            f"expected exactly one AWS::Serverless::Function with a {package} handler, found {len(found)}"
+        )
+    return found[0]
+
+
 def the_function(template: Template) -> tuple[str, dict[str, Any]]:
-    functions = of_type(template, "AWS::Serverless::Function")
-    if len(functions) != 1:
-        raise ValueError(f"expected exactly one AWS::Serverless::Function, found {len(functions)}")
-    logical_id, resource = next(iter(functions.items()))
-    return logical_id, props(resource)
+    """The relay: the function whose handler is in the relay's package."""
+    return function_of_package(template, RELAY_PACKAGE_NAME)
 
 
-def function_property(template: Template, name: str) -> Any:
-    """A function property, falling back to Globals.Function."""
-    _, function = the_function(template)
+def _function(template: Template, function_id: str | None) -> dict[str, Any]:
+    if function_id is None:
+        return the_function(template)[1]
+    return props(resources(template)[function_id])
+
+
+def function_property(template: Template, name: str, function_id: str | None = None) -> Any:
+    """A function property (the relay's unless ``function_id`` says), falling back to Globals.Function."""
+    function = _function(template, function_id)
     if name in function:
         return function[name]
     return ((template.get("Globals") or {}).get("Function") or {}).get(name)
 
 
-def environment(template: Template) -> dict[str, Any]:
-    _, function = the_function(template)
+def environment(template: Template, function_id: str | None = None) -> dict[str, Any]:
+    function = _function(template, function_id)
     globals_env = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get(
         "Variables"
     ) or {}
@@ -179,14 +204,16 @@ def dead_letter_queue_id(template: Template) -> str | None:
     return None
 
 
-def function_role_id(template: Template) -> str | None:
-    target = getatt(function_property(template, "Role"))
+def function_role_id(template: Template, function_id: str | None = None) -> str | None:
+    target = getatt(function_property(template, "Role", function_id))
     return target[0] if target and target[1] == "Arn" else None
 
 
-def table_of(template: Template, variable: str) -> tuple[str, dict[str, Any]] | None:
+def table_of(
+    template: Template, variable: str, function_id: str | None = None
+) -> tuple[str, dict[str, Any]] | None:
     """The table an environment variable (``RESULTS_TABLE_NAME``, ...) names, by logical id."""
-    target = ref(environment(template).get(variable))
+    target = ref(environment(template, function_id).get(variable))
     tables = of_type(template, "AWS::DynamoDB::Table")
     return (target, tables[target]) if target in tables else None
 
@@ -358,6 +385,13 @@ def metric_names_emitted_by_code(package: Path = FUNCTION_PACKAGE) -> set[str]:
     return names
 
 
+def receiver_metric_names() -> set[str]:
+    """The webhook receiver's EMF metrics (its ``count`` refuses any other name)."""
+    from webhook_receiver.observability import METRIC_NAMES
+
+    return set(METRIC_NAMES)
+
+
 # ------------------------------------------------------------------ checks: queue and function
 
 
@@ -476,21 +510,30 @@ def check_runtime(template: Template) -> list[str]:
     return problems
 
 
+def function_ids(template: Template) -> list[str]:
+    return list(of_type(template, "AWS::Serverless::Function"))
+
+
 def check_function_settings(template: Template) -> list[str]:
-    """arm64, X-Ray tracing, JSON logs to an explicit log group with retention."""
+    """Every function: arm64, X-Ray tracing, JSON logs to a log group of its own with retention."""
     problems = []
-    if as_list(function_property(template, "Architectures")) != ["arm64"]:
-        problems.append("Architectures is not [arm64]")
-    if function_property(template, "Tracing") != "Active":
-        problems.append("Tracing is not Active")
-    logging = function_property(template, "LoggingConfig") or {}
-    if logging.get("LogFormat") != "JSON":
-        problems.append("LoggingConfig.LogFormat is not JSON")
-    group = ref(logging.get("LogGroup"))
     log_groups = of_type(template, "AWS::Logs::LogGroup")
-    if group not in log_groups:
-        problems.append("LoggingConfig.LogGroup is not a log group of this template")
-    else:
+    used: dict[str, str] = {}
+    for function_id in function_ids(template):
+        if as_list(function_property(template, "Architectures", function_id)) != ["arm64"]:
+            problems.append(f"{function_id} Architectures is not [arm64]")
+        if function_property(template, "Tracing", function_id) != "Active":
+            problems.append(f"{function_id} Tracing is not Active")
+        logging = function_property(template, "LoggingConfig", function_id) or {}
+        if logging.get("LogFormat") != "JSON":
+            problems.append(f"{function_id} LoggingConfig.LogFormat is not JSON")
+        group = ref(logging.get("LogGroup"))
+        if group not in log_groups:
+            problems.append(f"{function_id} LoggingConfig.LogGroup is not a log group of this template")
+            continue
+        if group in used:
+            problems.append(f"{function_id} logs to {group}, the log group of {used[group]}")
+        used[group] = function_id
         retention = ref(props(log_groups[group]).get("RetentionInDays"))
         if retention is None or parameter(template, retention) is None:
             problems.append(f"{group} RetentionInDays is not a parameter")
@@ -498,11 +541,18 @@ def check_function_settings(template: Template) -> list[str]:
 
 
 def check_function_code(template: Template, root: Path = REPO_ROOT) -> list[str]:
-    """CodeUri holds the handler the template names and a requirements.txt for sam build."""
-    code_uri = function_property(template, "CodeUri")
-    handler = str(function_property(template, "Handler") or "")
+    """Every function's CodeUri holds the handler the template names and a requirements.txt."""
+    problems = []
+    for function_id in function_ids(template):
+        problems += _function_code_problems(template, function_id, root)
+    return problems
+
+
+def _function_code_problems(template: Template, function_id: str, root: Path) -> list[str]:
+    code_uri = function_property(template, "CodeUri", function_id)
+    handler = str(function_property(template, "Handler", function_id) or "")
     if not isinstance(code_uri, str) or not (root / code_uri).is_dir():
-        return [f"CodeUri {code_uri!r} is not a directory"]
+        return [f"{function_id} CodeUri {code_uri!r} is not a directory"]
     problems = []
     if not (root / code_uri / "requirements.txt").is_file():
         problems.append(f"{code_uri} has no requirements.txt")
@@ -520,10 +570,12 @@ def check_function_code(template: Template, root: Path = REPO_ROOT) -> list[str]
 # ------------------------------------------------------------------ checks: environment
 
 
-def check_environment_defined(template: Template, names: Iterable[str]) -> list[str]:
-    defined = environment(template)
+def check_environment_defined(
+    template: Template, names: Iterable[str], function_id: str | None = None
+) -> list[str]:
+    defined = environment(template, function_id)
     return [
-        f"{name} is read by the code but not set on the function"
+        f"{name} is read by the code but not set on the function {function_id or 'relay'}"
         for name in sorted(names)
         if name not in defined
     ]
@@ -614,10 +666,10 @@ def _rate_wiring(template: Template, env: dict[str, Any], variable: str, default
     return [] if matches else [f"{variable} defaults to {value!r}, not the adapter's {default:g}"]
 
 
-def resolved_environment(template: Template) -> dict[str, str]:
+def resolved_environment(template: Template, function_id: str | None = None) -> dict[str, str]:
     """The function's environment as deployed with every parameter at its default."""
     resolved = {}
-    for variable, value in environment(template).items():
+    for variable, value in environment(template, function_id).items():
         name = ref(value)
         spec = parameter(template, name) if name else None
         if spec is not None:
@@ -699,11 +751,18 @@ def check_no_iam_wildcards(template: Template) -> list[str]:
             text = arn.get("Fn::Sub", "") if isinstance(arn, dict) else str(arn)
             if str(text).rsplit("/", 1)[-1] not in ALLOWED_MANAGED_POLICIES:
                 problems.append(f"{logical_id} attaches managed policy {text!r}, which is not vetted")
-    if function_role_id(template) is None:
-        problems.append(
-            "the function has no Role of this template: SAM would generate one with "
-            "AWSLambdaSQSQueueExecutionRole (SQS actions on every queue)"
-        )
+    roles: dict[str, str] = {}
+    for function_id in function_ids(template):
+        role = function_role_id(template, function_id)
+        if role is None:
+            problems.append(
+                f"{function_id} has no Role of this template: SAM would generate one (for the relay "
+                "with AWSLambdaSQSQueueExecutionRole: SQS actions on every queue)"
+            )
+        elif role in roles:
+            problems.append(f"{function_id} shares the role {role} of {roles[role]}: each needs its own")
+        else:
+            roles[role] = function_id
     return problems
 
 
@@ -728,7 +787,13 @@ def expected_grants(template: Template) -> tuple[set[tuple[str, str]], list[str]
     problems = []
     queues = [json.dumps({"Fn::GetAtt": [q, "Arn"]}) for q in source_queues(template)]
     dlq = json.dumps({"Fn::GetAtt": [dead_letter_queue_id(template), "Arn"]})
-    secrets = [json.dumps({"Ref": s}) for s in of_type(template, "AWS::SecretsManager::Secret")]
+    # The provider secrets the relay's environment names (not the webhook receiver's).
+    env = environment(template)
+    secrets = [
+        json.dumps({"Ref": secret})
+        for secret in of_type(template, "AWS::SecretsManager::Secret")
+        if {"Ref": secret} in [env.get(f"{name.upper()}_SECRET_ID") for name in provider_names()]
+    ]
     secrets.append(json.dumps(ACCOUNT_SECRETS))
     logging = function_property(template, "LoggingConfig") or {}
     log_group = json.dumps({"Fn::GetAtt": [ref(logging.get("LogGroup")), "Arn"]})
@@ -991,7 +1056,7 @@ def check_alarms_cover(template: Template) -> list[str]:
             problems.append(f"no alarm on the function's {metric}")
     namespace = env.get("POWERTOOLS_METRICS_NAMESPACE")
     service = env.get("POWERTOOLS_SERVICE_NAME")
-    emitted = metric_names_emitted_by_code()
+    emitted = metric_names_emitted_by_code() | receiver_metric_names()
     for provider in provider_names():
         for outcome in ("Failed", "Rejected"):
             matches = [

@@ -179,12 +179,17 @@ def test_mixed_batch_covers_every_case() -> None:
 
 
 def test_env_json_sets_exactly_the_template_variables(template: dict[str, Any]) -> None:
+    from webhook_receiver.settings import Settings as ReceiverSettings
+
     env_file = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))
     function_id, _ = inv.the_function(template)
-    assert list(env_file) == [function_id]
-    assert set(env_file[function_id]) == set(inv.environment(template))
-    assert all(isinstance(v, str) for v in env_file[function_id].values())
+    receiver_id, _ = inv.function_of_package(template, inv.RECEIVER_PACKAGE_NAME)
+    assert list(env_file) == [function_id, receiver_id]
+    for logical_id in env_file:
+        assert set(env_file[logical_id]) == set(inv.environment(template, logical_id))
+        assert all(isinstance(v, str) for v in env_file[logical_id].values())
     Settings.from_env(env_file[function_id])  # raises ConfigurationError if unreadable
+    ReceiverSettings.from_env(env_file[receiver_id])
 
 
 # Hand-written edge cases: (id, document, accepted by both schema and parser).
