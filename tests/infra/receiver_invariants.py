@@ -73,6 +73,10 @@ def check_receiver_wiring(template: Template) -> list[str]:
     relay_env = inv.environment(template)
     if secret is None or {"Ref": secret} in relay_env.values():
         problems.append("WEBHOOK_SECRET_ID is not a Ref to a secret of its own (not the relay's)")
+    from webhook_receiver.observability import SERVICE
+
+    if env.get("POWERTOOLS_SERVICE_NAME") != SERVICE:
+        problems.append(f"POWERTOOLS_SERVICE_NAME is not {SERVICE!r}, the service the receiver's code names")
     try:
         Settings.from_env(inv.resolved_environment(template, function_id))
     except ConfigurationError as error:

@@ -22,7 +22,10 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from webhook_receiver.masking import MASK, mask_numbers, mask_url_secrets
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "OptOutRelay"
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "optout-relay-webhooks"
+# Fixed, not read from the environment: Powertools names the process-wide logger after the
+# service, and the relay's is "optout-relay" (the two share a process in local runs).
+# template.yaml sets the same value (a check in tests/infra says so).
+SERVICE = "optout-relay-webhooks"
 _SHORTEST_REDACTED = 8  # shorter values would mask ordinary words
 
 
@@ -38,8 +41,9 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
             self._secrets = self._secrets | {v for v in values if len(v) >= _SHORTEST_REDACTED}
 
     def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
-        if isinstance(log.get("exception"), str):
-            log["exception"] = mask_numbers(log["exception"])
+        for key in ("exception", "stack_trace"):  # an exception's message may quote anything
+            if log.get(key) is not None:
+                log[key] = json.loads(mask_numbers(json.dumps(log[key], default=str)))
         line = mask_url_secrets(super().serialize(log))
         for secret in self._secrets:
             line = line.replace(secret, MASK)
@@ -50,6 +54,22 @@ formatter = MaskingFormatter()
 logger = Logger(service=SERVICE, logger_formatter=formatter)
 
 MetricsSink = Callable[[str], None]
+# Every metric the receiver emits (template.yaml's dashboard and alarms are checked against it).
+METRIC_NAMES = frozenset(
+    {
+        "WebhookPublished",
+        "WebhookEcho",
+        "WebhookIgnored",
+        "WebhookUnauthorized",
+        "WebhookInvalid",
+        "WebhookTooLarge",
+        "WebhookRefused",
+        "WebhookPublishFailed",
+        "WebhookSecretUnavailable",
+        "WebhookEchoCheckFailed",
+        "WebhookInternalError",
+    }
+)
 
 
 def _print_line(line: str) -> None:
@@ -66,6 +86,8 @@ class WebhookMetrics:
         self._lock = threading.Lock()
 
     def count(self, provider: str, name: str) -> None:
+        if name not in METRIC_NAMES:
+            raise ValueError(f"{name} is not in METRIC_NAMES")
         emf = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
         emf.add_dimension(name="provider", value=provider)
         emf.add_metric(name=name, unit=MetricUnit.Count, value=1)
