@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from optout_relay.domain.targets import TargetsDocument
@@ -61,3 +61,20 @@ def deliver_webhooks(emulator: Emulator, timeout: float = 30.0) -> bool:
 
 def webhooks_pending(emulator: Emulator) -> int:
     return sum(simulator.webhooks.pending for simulator in emulator.simulators.values())
+
+
+def relay_until_quiet(emulator: Emulator, drain_queue: Callable[[], object], max_rounds: int = 10) -> int:
+    """Drain the queue with webhooks held (the relay records its answers first), then let
+    the webhooks those answers caused arrive, and again while they publish anything new.
+    Returns the rounds it took; raises if the loop does not settle (an echo loop)."""
+    receiver = emulator.receiver
+    assert receiver is not None, "the emulator is not running"
+    for rounds in range(1, max_rounds + 1):
+        with webhooks_held(emulator):
+            drain_queue()
+        published = len(receiver.published)
+        if not deliver_webhooks(emulator):
+            raise RuntimeError("the simulators' webhooks were not delivered in time")
+        if len(receiver.published) == published:
+            return rounds
+    raise RuntimeError(f"webhooks kept publishing opt-outs after {max_rounds} rounds: an echo loop")

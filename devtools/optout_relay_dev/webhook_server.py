@@ -105,6 +105,11 @@ class LocalWebhookReceiver(Startable):
         return self.server.base_url
 
     @property
+    def app(self) -> Any:
+        """The ``WebhookReceiver`` behind the URL (tests swap its parts)."""
+        return self._receiver
+
+    @property
     def published(self) -> list[dict[str, Any]]:
         """Every event the receiver published, in order."""
         with _ONE_AT_A_TIME:
