@@ -32,11 +32,11 @@ class RecordingPublisher:
 
     def __init__(self, publisher: Any) -> None:
         self.publisher = publisher
-        self.bodies: list[str] = []
+        self.sent: list[tuple[str, str]] = []  # (message id, body)
 
     def publish(self, body: str) -> str:
         message_id = str(self.publisher.publish(body))
-        self.bodies.append(body)
+        self.sent.append((message_id, body))
         return message_id
 
 
@@ -110,11 +110,15 @@ class LocalWebhookReceiver(Startable):
         return self._receiver
 
     @property
+    def sent(self) -> list[tuple[str, str]]:
+        """(SQS message id, body) of every event the receiver published, in order."""
+        with _ONE_AT_A_TIME:
+            return list(self._publisher.sent) if self._publisher is not None else []
+
+    @property
     def published(self) -> list[dict[str, Any]]:
         """Every event the receiver published, in order."""
-        with _ONE_AT_A_TIME:
-            bodies = list(self._publisher.bodies) if self._publisher is not None else []
-        return [json.loads(body) for body in bodies]
+        return [json.loads(body) for _, body in self.sent]
 
     @property
     def counts(self) -> dict[tuple[str, str], int]:

@@ -54,6 +54,7 @@ def test_without_a_document_each_provider_default_account_gets_a_template(cli: C
     assert f"{local.state.webhook_url}/tatango/${{TATANGO_WEBHOOK_TOKEN}}" in result.stdout
     assert f"{local.state.webhook_url}/trackly" in result.stdout
     assert "hidden" in result.stdout
+    assert local.state.webhook_secret_arn in result.stdout, "the ARN as it is (no emoji for :secret:)"
 
 
 def test_each_list_of_the_document_gets_its_call_and_secrets_only_when_asked(

@@ -575,7 +575,7 @@ def check_environment_defined(
 ) -> list[str]:
     defined = environment(template, function_id)
     return [
-        f"{name} is read by the code but not set on the function {function_id or 'relay'}"
+        f"{name} is read by the code but not set on the function" + (f" {function_id}" if function_id else "")
         for name in sorted(names)
         if name not in defined
     ]

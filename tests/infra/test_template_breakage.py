@@ -560,6 +560,12 @@ RECEIVER_CASES = [
         "WebhookSecretMissing",
     ),
     Breakage(
+        "receiver-service-name-is-the-relays",
+        (("POWERTOOLS_SERVICE_NAME: optout-relay-webhooks", "POWERTOOLS_SERVICE_NAME: optout-relay"),),
+        rinv.check_receiver_wiring,
+        "POWERTOOLS_SERVICE_NAME",
+    ),
+    Breakage(
         "webhook-url-output-missing",
         (("\n  WebhookUrl:\n", "\n  WebhookURL:\n"),),
         inv.check_outputs,

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from optout_relay.providers.registry import CONTRACTS
+from rich.console import Console
 from rich.markup import escape
 
 from optout_relay_dev.cli import console as terminal
@@ -167,8 +168,8 @@ def show(
 
 
 def render(document: dict[str, Any]) -> None:
-    out = terminal.stdout()
-    out.print(f"[bold]Webhook receiver[/] of {escape(document['where'])}: {document['webhook_url']}")
+    out = Console(highlight=False, emoji=False, soft_wrap=True)  # ":secret:" is in every secret ARN
+    out.print(f"[bold]Webhook receiver[/] of {escape(document['where'])}: {escape(document['webhook_url'])}")
     out.print(f"Its secret: {escape(document['webhook_secret'])}\n")
     out.print("[bold]Tatango[/]: one webhook per list, made with the account's login and API key.")
     if not document["secrets_shown"]:
