@@ -11,7 +11,7 @@ FUNCTION_DIR := functions/optout_relay
 help:
 	@echo "make demo   - run the whole relay locally (moto server + provider simulators), print a summary"
 	@echo "make test   - lint, type-check, validate the template and run every test"
-	@echo "make build  - sam build for python3.12 (RUNTIME=python3.11: a local check build, not for deploying)"
+	@echo "make build  - sam build of both functions for python3.12 (RUNTIME=python3.11: a local check build, not for deploying)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,7 @@ RUNTIME ?= python3.12
 build: $(STAMP)
 	$(BIN)/python -m optout_relay_dev.requirements --check
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam build --template template.yaml --parameter-overrides Runtime=$(RUNTIME)
+	$(RUNTIME) -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build/WebhookReceiverFunction/webhook_receiver
 	$(RUNTIME) -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build/*/optout_relay
 
 bench: $(STAMP)

@@ -25,6 +25,9 @@ TEST_ENV = {
     "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/optout-relay-dlq",
     "TRACKLY_SECRET_ID": "optout-relay/trackly",
     "TATANGO_SECRET_ID": "optout-relay/tatango",
+    # The webhook receiver's (its handler module reads them at import, as a cold start).
+    "WEBHOOK_SECRET_ID": "optout-relay/webhooks",
+    "OPTOUT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/optout-relay-queue",
 }
 for _name, _value in TEST_ENV.items():
     os.environ[_name] = _value

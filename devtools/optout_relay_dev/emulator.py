@@ -12,6 +12,7 @@ endpoint, the resources and the function's environment.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, Self
+from typing import IO, Any, Self
 
 import boto3
 import yaml
@@ -36,6 +37,7 @@ from optout_relay_dev.simulators.base import ProviderSimulator, SimulatorOptions
 from optout_relay_dev.simulators.faults import FaultRates
 from optout_relay_dev.simulators.registry import SIMULATORS, local_secrets
 from optout_relay_dev.template import StackShape
+from optout_relay_dev.webhook_server import LocalWebhookReceiver
 
 LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"
@@ -50,6 +52,8 @@ LOCAL_FUNCTION_OVERRIDES = {
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 STATE_VERSION = 1
+# Webhook retries come a hundred times sooner than the providers': Tatango's first after 0.15 s.
+LOCAL_WEBHOOK_TIME_SCALE = 0.01
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class EmulatorState:
     # The function's environment as template.yaml wires it, pointed at this emulation.
     function_environment: dict[str, str]
     targets_table_name: str = ""
+    # The webhook receiver on loopback (its function URL's stand-in) and its secret.
+    webhook_url: str = ""
+    webhook_secret_arn: str = ""
     pid: int = field(default_factory=os.getpid)
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     log_file: str | None = None
@@ -180,13 +187,23 @@ class Emulator(Startable):
         shape: StackShape | None = None,
         port: int = 0,
         moto: MotoServer | None = None,
+        receiver_log: IO[str] | None = None,
+        webhook_time_scale: float = LOCAL_WEBHOOK_TIME_SCALE,
     ) -> None:
+        """``receiver_log``: where the webhook receiver's logs and metrics go (default:
+        nowhere). ``webhook_time_scale`` shrinks the providers' webhook retry schedules."""
         self.prefix = prefix
+        self.receiver_log = receiver_log
+        self.receiver: LocalWebhookReceiver | None = None
         self.shape = shape
         self.function_overrides = {**LOCAL_FUNCTION_OVERRIDES, **(function_overrides or {})}
         self.simulators: dict[str, ProviderSimulator] = {}
         for index, (name, simulator) in enumerate(SIMULATORS.items()):
-            options: SimulatorOptions = {"host": LOOPBACK, "seed": None if seed is None else seed + index}
+            options: SimulatorOptions = {
+                "host": LOOPBACK,
+                "seed": None if seed is None else seed + index,
+                "webhook_time_scale": webhook_time_scale,
+            }
             if fault_rates is not None:
                 options["fault_rates"] = fault_rates
             self.simulators[name] = simulator.for_local(**options)
@@ -231,6 +248,13 @@ class Emulator(Startable):
                 shape=self.shape,
                 endpoint_url=endpoint_url,
             )
+            self.receiver = LocalWebhookReceiver(
+                stack.receiver_environment,
+                session=session,
+                endpoint_url=endpoint_url,
+                host=LOOPBACK,
+                log=self.receiver_log,
+            ).start()
         except (OSError, ValueError, KeyError, yaml.YAMLError) as error:
             self.stop()
             raise EmulatorError(f"the local emulation could not start: {error}") from error
@@ -250,6 +274,8 @@ class Emulator(Startable):
             secret_arns=dict(stack.secret_arns),
             simulator_urls={name: simulator.base_url for name, simulator in self.simulators.items()},
             max_receive_count=stack.max_receive_count,
+            webhook_url=self.receiver.base_url,
+            webhook_secret_arn=stack.webhook_secret_arn,
             function_environment={
                 **stack.environment,
                 **DUMMY_CREDENTIALS,
@@ -262,6 +288,9 @@ class Emulator(Startable):
 
     def stop(self) -> None:
         self._state = None
+        receiver, self.receiver = self.receiver, None
+        if receiver is not None:
+            receiver.stop()
         for simulator in self.simulators.values():
             simulator.stop()
         if self._owns_moto:
@@ -327,10 +356,19 @@ def serve(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    with contextlib.ExitStack() as resources:
+        receiver_log = (
+            resources.enter_context(args.log_file.open("a", encoding="utf-8")) if args.log_file else None
+        )
+        return _serve(args, stop, receiver_log)
+
+
+def _serve(args: argparse.Namespace, stop: threading.Event, receiver_log: IO[str] | None) -> int:
     emulator = Emulator(
         fault_rates=fault_rates_for(args.fault_rate) if args.fault_rate else None,
         seed=args.seed,
         port=args.port,
+        receiver_log=receiver_log,
     )
     try:
         emulator.start()

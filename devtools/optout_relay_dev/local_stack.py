@@ -5,8 +5,10 @@ written again here."""
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from secrets import choice as random_choice
 from typing import Any
 
 from optout_relay_dev.template import StackShape, stack_shape
@@ -23,6 +25,9 @@ class LocalStack:
     max_receive_count: int
     environment: dict[str, str] = field(default_factory=dict)
     targets_table_name: str = ""
+    # The webhook receiver's secret (generated) and environment, pointed at these resources.
+    webhook_secret_arn: str = ""
+    receiver_environment: dict[str, str] = field(default_factory=dict)
 
 
 def _int(shape: StackShape, value: Any, default: int) -> int:
@@ -85,7 +90,13 @@ def create_local_stack(
 
     secret_arns: dict[str, str] = {}
     secret_by_id: dict[str, str] = {}
-    for secret_id in shape.of_type("AWS::SecretsManager::Secret"):
+    for secret_id, secret in shape.of_type("AWS::SecretsManager::Secret").items():
+        generate = secret.get("Properties", {}).get("GenerateSecretString")
+        if isinstance(generate, dict):
+            secret_by_id[secret_id] = secretsmanager.create_secret(
+                Name=_secret_name(secret, prefix, secret_id), SecretString=json.dumps(generated(generate))
+            )["ARN"]
+            continue
         provider = next((p for p in secrets if p in secret_id.lower()), None)
         if provider is None:
             continue
@@ -102,7 +113,17 @@ def create_local_stack(
         if resolved is not None:
             environment[name] = resolved
     environment.update(overrides or {})
+    receiver_environment: dict[str, str] = {}
+    for name, value in shape.receiver_environment.items():
+        resolved = _env_value(shape, value, refs, arns)
+        if resolved is not None:
+            receiver_environment[name] = resolved
+    receiver_id = shape.receiver_environment.get("WEBHOOK_SECRET_ID", {})
     return LocalStack(
+        webhook_secret_arn=secret_by_id.get(str(receiver_id.get("Ref")), "")
+        if isinstance(receiver_id, dict)
+        else "",
+        receiver_environment=receiver_environment,
         queue_url=queue_url,
         queue_arn=queue_arn,
         dead_letter_queue_url=dlq_url,
@@ -112,6 +133,31 @@ def create_local_stack(
         secret_arns=secret_arns,
         max_receive_count=max_receive_count,
         environment=environment,
+    )
+
+
+def generated(generate: Mapping[str, Any]) -> dict[str, str]:
+    """What Secrets Manager would generate for a ``GenerateSecretString``: its template with
+    the generated key. Locally every empty key of the template is generated too (the
+    stack leaves those for the operator to put), so the simulators can use them."""
+    try:
+        document = json.loads(str(generate.get("SecretStringTemplate") or "{}"))
+    except ValueError:
+        document = {}
+    length = int(generate.get("PasswordLength", 32))
+    alphabet = string.ascii_letters + string.digits
+    values = {str(key): str(value) for key, value in dict(document).items()}
+    for key in [*values, str(generate.get("GenerateStringKey", "password"))]:
+        if not values.get(key):
+            values[key] = "".join(random_choice(alphabet) for _ in range(length))
+    return values
+
+
+def _secret_name(secret: Mapping[str, Any], prefix: str, secret_id: str) -> str:
+    configured = secret.get("Properties", {}).get("Name")
+    pattern = configured.get("Fn::Sub") if isinstance(configured, dict) else configured
+    return (
+        pattern.replace("${AWS::StackName}", prefix) if isinstance(pattern, str) else f"{prefix}/{secret_id}"
     )
 
 

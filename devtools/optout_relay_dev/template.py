@@ -14,6 +14,9 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+# The two functions, told apart by their handler's package.
+RELAY_PACKAGE = "optout_relay"
+RECEIVER_PACKAGE = "webhook_receiver"
 
 _TAGS = [
     "Ref",
@@ -98,6 +101,17 @@ class StackShape:
             return self.parameter_default(value["Ref"])
         return value
 
+    def function_of_package(self, package: str) -> tuple[str, dict[str, Any]]:
+        """The one function whose handler lives in ``package``."""
+        found = [
+            (name, function)
+            for name, function in self.of_type("AWS::Serverless::Function").items()
+            if str(function.get("Properties", {}).get("Handler", "")).split(".", 1)[0] == package
+        ]
+        if len(found) != 1:
+            raise ValueError(f"expected exactly one function with a {package} handler in template.yaml")
+        return found[0]
+
     @property
     def function(self) -> tuple[str, dict[str, Any]]:
         """The relay: the one function that consumes a queue (the deadline watch runs on a schedule)."""
@@ -114,6 +128,11 @@ class StackShape:
                 "expected exactly one AWS::Serverless::Function with an SQS event in template.yaml"
             )
         return next(iter(relays.items()))
+
+    @property
+    def receiver_function(self) -> tuple[str, dict[str, Any]]:
+        """The webhook receiver (not deployed by the template yet: issue 12)."""
+        return self.function_of_package(RECEIVER_PACKAGE)
 
     @property
     def source_queue(self) -> tuple[str, dict[str, Any]]:
@@ -149,7 +168,14 @@ class StackShape:
 
     @property
     def environment(self) -> dict[str, Any]:
-        function = self.function[1]
+        """The relay's environment."""
+        return self.environment_of(self.function[1])
+
+    @property
+    def receiver_environment(self) -> dict[str, Any]:
+        return self.environment_of(self.receiver_function[1])
+
+    def environment_of(self, function: dict[str, Any]) -> dict[str, Any]:
         globals_env = (
             self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         )

@@ -22,7 +22,10 @@ def test_the_demo_accounts_for_every_event(cli: Cli, state_dir: Path) -> None:
     assert summary["published"] == 60
     accounted = summary["accounted_for"]
     assert accounted["unaccounted"] == []
-    assert accounted["settled_in_ledger"] + accounted["in_dead_letter_queue"] == 60
+    hooks = summary["webhooks"]
+    assert hooks["texted_stops"] == 2 and hooks["published"] >= 2 and hooks["echoes"] >= 1
+    assert hooks["refused"] == 0 and hooks["unavailable"] == 0
+    assert accounted["settled_in_ledger"] + accounted["in_dead_letter_queue"] == 60 + hooks["published"]
     assert summary["queue_messages_left"] == 0
     assert summary["targets_document"] == {"version": 1, "accounts": 4, "lists": 14}
 
@@ -76,7 +79,8 @@ def test_the_human_summary(cli: Cli) -> None:
         "Fan-outs: ",
         "Dead-letter queue",
         "invalid_json",
-        "Every event accounted for: 25 published",
+        "Every event accounted for: 25 published + 2 from webhooks",
+        "Webhooks: 2 STOPs texted at the simulators",
         "fan-outs complete",
         "Handler logs and EMF metrics",
     ):

@@ -21,7 +21,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+RELAY_PACKAGE_NAME = "optout_relay"
+RECEIVER_PACKAGE_NAME = "webhook_receiver"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+RECEIVER_PACKAGE = REPO_ROOT / "functions" / "webhook_receiver" / "webhook_receiver"
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 FUNCTION_PACKAGE = REPO_ROOT / "functions" / "optout_relay" / "optout_relay"
 
@@ -44,6 +47,10 @@ REQUIRED_OUTPUTS = (
     "FunctionName",
     "DashboardUrl",
     "AlarmTopicArn",
+    "WebhookUrl",
+    "TracklyWebhookUrl",
+    "TatangoWebhookUrlPrefix",
+    "WebhookSecretArn",
 )
 # AWS managed policies the function role may carry. AWSXRayDaemonWriteAccess is what
 # SAM itself attaches for `Tracing: Active`: X-Ray's write actions have no resource-level
@@ -137,6 +144,18 @@ def _sqs_events_of(function: dict[str, Any]) -> dict[str, dict[str, Any]]:
         for name, event in (function.get("Events") or {}).items()
         if event.get("Type") == "SQS"
     }
+
+
+def function_of_package(template: Template, package: str) -> tuple[str, dict[str, Any]]:
+    """The one function whose handler lives in ``package`` (``optout_relay.handler....``)."""
+    found = [
+        (logical_id, function)
+        for logical_id, function in functions(template).items()
+        if str(function.get("Handler") or "").split(".", 1)[0] == package
+    ]
+    if len(found) != 1:
+        raise ValueError(f"expected exactly one function with a {package} handler, found {len(found)}")
+    return found[0]
 
 
 def the_function(template: Template) -> tuple[str, dict[str, Any]]:
@@ -388,7 +407,10 @@ def env_vars_the_template_must_set(
     """What a function's code (default: the relay's) reads, minus what the Lambda runtime provides."""
     return {
         name
-        for name in env_vars_read_by_code(package, relay_modules() if modules is None else modules)
+        for name in env_vars_read_by_code(
+            package,
+            modules if modules is not None else relay_modules() if package == FUNCTION_PACKAGE else None,
+        )
         if name not in LAMBDA_RUNTIME_VARIABLES and not name.startswith("AWS_LAMBDA_")
     }
 
@@ -859,7 +881,12 @@ def expected_grants(
     is_relay = function_id in (None, the_function(template)[0])
     queues = [json.dumps({"Fn::GetAtt": [q, "Arn"]}) for q in source_queues(template)] if is_relay else []
     dlq = json.dumps({"Fn::GetAtt": [dead_letter_queue_id(template), "Arn"]})
-    secrets = [json.dumps({"Ref": s}) for s in of_type(template, "AWS::SecretsManager::Secret")]
+    # The providers' secrets (the webhook receiver's own secret is the receiver's alone).
+    secrets = [
+        json.dumps({"Ref": s})
+        for s in of_type(template, "AWS::SecretsManager::Secret")
+        if any(s.lower().startswith(name) for name in provider_names())
+    ]
     secrets.append(json.dumps(ACCOUNT_SECRETS))
     logging = function_property(template, "LoggingConfig", function_id) or {}
     log_group = json.dumps({"Fn::GetAtt": [ref(logging.get("LogGroup")), "Arn"]})
@@ -890,8 +917,10 @@ def check_function_grants(template: Template) -> list[str]:
     """Each function's role allows exactly what its code (and the relay's event source
     mapping) needs, where needed."""
     problems = []
-    for function_id in functions(template):
-        problems += _grant_problems(template, function_id)
+    for function_id, function in functions(template).items():
+        # The webhook receiver, a package of its own, has its own check (receiver_invariants).
+        if str(function.get("Handler") or "").split(".", 1)[0] == RELAY_PACKAGE_NAME:
+            problems += _grant_problems(template, function_id)
     return problems
 
 
@@ -1130,7 +1159,9 @@ def check_alarms_cover(template: Template) -> list[str]:
             problems.append(f"no alarm on the function's {metric}")
     namespace = env.get("POWERTOOLS_METRICS_NAMESPACE")
     service = env.get("POWERTOOLS_SERVICE_NAME")
-    emitted = metric_names_emitted_by_code() | watch_metric_names()
+    from webhook_receiver.observability import METRIC_NAMES as receiver_metric_names
+
+    emitted = metric_names_emitted_by_code() | watch_metric_names() | set(receiver_metric_names)
     for provider in provider_names():
         for outcome in ("Failed", "Rejected"):
             matches = [

@@ -113,3 +113,55 @@ def test_check_fails_when_the_file_is_missing(
     pyproject, output = project
     assert gen.main(["--check", "--pyproject", str(pyproject), "--output", str(output)]) == 1
     assert "missing" in capsys.readouterr().err
+
+
+def test_committed_receiver_requirements_match_pyproject() -> None:
+    assert gen.check_receiver() is None
+
+
+def test_the_receiver_ships_only_what_it_needs() -> None:
+    listed = {
+        _package_name(line)
+        for line in gen.RECEIVER_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert listed == {"aws-lambda-powertools", "boto3"}
+    runtime = {_package_name(d) for d in gen.runtime_dependencies()}
+    assert listed <= runtime, "each is a project dependency too: the dev environment has it"
+
+
+def test_a_receiver_dependency_outside_the_project_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        PYPROJECT + '\n[tool.optout-relay]\nwebhook-receiver-dependencies = ["requests>=2"]\n',
+        encoding="utf-8",
+    )
+    arguments = ["--pyproject", str(pyproject), "--output", str(tmp_path / "r.txt")]
+
+    assert gen.main([*arguments, "--receiver-output", str(tmp_path / "w.txt")]) == 1
+    assert "requests>=2: not in [project].dependencies" in capsys.readouterr().err
+
+
+def test_the_receiver_file_is_generated_and_checked(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        PYPROJECT + '\n[tool.optout-relay]\nwebhook-receiver-dependencies = ["boto3>=1.34"]\n',
+        encoding="utf-8",
+    )
+    receiver = tmp_path / "w.txt"
+    arguments = [
+        "--pyproject",
+        str(pyproject),
+        "--output",
+        str(tmp_path / "r.txt"),
+        "--receiver-output",
+        str(receiver),
+    ]
+
+    assert gen.main(arguments) == 0
+    assert [line for line in receiver.read_text().splitlines() if not line.startswith("#")] == ["boto3>=1.34"]
+    assert gen.main(["--check", *arguments]) == 0
+    receiver.write_text(receiver.read_text() + "phonenumbers\n")
+    assert gen.main(["--check", *arguments]) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import invariants as inv
+from . import receiver_invariants as rinv
 from . import watch_invariants as winv
 
 Template = dict[str, Any]
@@ -185,3 +186,50 @@ def test_the_watch_may_query_the_index_and_write_its_logs_only(template: Templat
     assert inv.grants(template, role)["dynamodb:Query"] == [
         {"Fn::Sub": "${ResultsTable.Arn}/index/by-received-day"}
     ]
+
+
+# ------------------------------------------------------------------ the webhook receiver
+
+
+def test_the_relay_is_found_by_its_handler_among_several_functions(template: Template) -> None:
+    relay_id, relay = inv.the_function(template)
+    receiver_id, receiver = rinv.the_receiver(template)
+    assert relay_id != receiver_id
+    assert str(relay["Handler"]).startswith("optout_relay.")
+    assert str(receiver["Handler"]).startswith("webhook_receiver.")
+
+
+def test_env_var_scan_finds_the_settings_the_receiver_reads() -> None:
+    assert {
+        "WEBHOOK_SECRET_ID",
+        "OPTOUT_QUEUE_URL",
+        "RESULTS_TABLE_NAME",
+    } <= rinv.env_vars_the_receiver_must_set()
+
+
+def test_aws_call_scan_finds_the_receiver_data_layer_calls() -> None:
+    assert inv.aws_calls_by_module(inv.RECEIVER_PACKAGE) == {
+        "aws/queue.py": {"sqs:SendMessage"},
+        "aws/ledger.py": {"dynamodb:Query"},
+        "aws/secrets.py": {"secretsmanager:GetSecretValue"},
+    }
+
+
+def test_receiver_is_wired_to_the_relay_queue_ledger_and_its_own_secret(template: Template) -> None:
+    assert rinv.check_receiver_wiring(template) == []
+
+
+def test_receiver_role_allows_what_its_code_calls_on_its_own_resources_only(template: Template) -> None:
+    assert rinv.check_receiver_grants(template) == []
+
+
+def test_receiver_is_behind_a_public_function_url_with_a_short_timeout(template: Template) -> None:
+    assert rinv.check_receiver_endpoint(template) == []
+
+
+def test_webhook_secret_is_generated_with_the_keys_the_receiver_reads(template: Template) -> None:
+    assert rinv.check_webhook_secret(template) == []
+
+
+def test_receiver_has_alarms_and_a_dashboard_row(template: Template) -> None:
+    assert rinv.check_receiver_monitoring(template) == []

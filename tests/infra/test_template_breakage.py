@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from . import invariants as inv
+from . import receiver_invariants as rinv
 from . import watch_invariants as winv
 
 
@@ -579,9 +580,9 @@ CASES = [
         (
             (
                 "      MessageRetentionPeriod: 1209600\n      SqsManagedSseEnabled: true\n\n"
-                "  # ---------------------------------------------------------------- alarms",
+                "  # ---------------------------------------------------------------- webhook receiver",
                 "      MessageRetentionPeriod: 1209600\n\n"
-                "  # ---------------------------------------------------------------- alarms",
+                "  # ---------------------------------------------------------------- webhook receiver",
             ),
         ),
         inv.check_encryption,
@@ -681,6 +682,156 @@ CASES = [
         "QueueUrl",
     ),
 ]
+
+
+def _receiver_env_check(template: dict[str, Any]) -> list[str]:
+    receiver_id, _ = rinv.the_receiver(template)
+    return inv.check_environment_defined(template, rinv.env_vars_the_receiver_must_set(), receiver_id)
+
+
+RECEIVER_CASES = [
+    Breakage(
+        "receiver-publishes-to-the-dlq",
+        (("OPTOUT_QUEUE_URL: !Ref OptOutQueue", "OPTOUT_QUEUE_URL: !Ref DeadLetterQueue"),),
+        rinv.check_receiver_wiring,
+        "OPTOUT_QUEUE_URL",
+    ),
+    Breakage(
+        "receiver-secret-not-wired",
+        (("          WEBHOOK_SECRET_ID: !Ref WebhookSecret\n", ""),),
+        _receiver_env_check,
+        "WEBHOOK_SECRET_ID",
+    ),
+    Breakage(
+        "receiver-reads-a-provider-secret",
+        (("WEBHOOK_SECRET_ID: !Ref WebhookSecret", "WEBHOOK_SECRET_ID: !Ref TatangoSecret"),),
+        rinv.check_receiver_wiring,
+        "WEBHOOK_SECRET_ID",
+    ),
+    Breakage(
+        "receiver-echo-check-on-the-targets-table",
+        (
+            (
+                "RESULTS_TABLE_NAME: !Ref ResultsTable\n          POWERTOOLS_SERVICE_NAME: optout-relay-w",
+                "RESULTS_TABLE_NAME: !Ref TargetsTable\n          POWERTOOLS_SERVICE_NAME: optout-relay-w",
+            ),
+        ),
+        rinv.check_receiver_wiring,
+        "RESULTS_TABLE_NAME",
+    ),
+    Breakage(
+        "receiver-may-write-the-ledger",
+        (
+            (
+                "                Action: dynamodb:Query\n",
+                "                Action: [dynamodb:Query, dynamodb:PutItem]\n",
+            ),
+        ),
+        rinv.check_receiver_grants,
+        "dynamodb:PutItem",
+    ),
+    Breakage(
+        "receiver-cannot-publish",
+        (
+            (
+                "PublishOptOuts\n                Effect: Allow\n                Action: sqs:SendMessage\n",
+                "PublishOptOuts\n                Effect: Allow\n                Action: sqs:GetQueueUrl\n",
+            ),
+        ),
+        rinv.check_receiver_grants,
+        "does not allow sqs:SendMessage",
+    ),
+    Breakage(
+        "relay-may-read-the-webhook-secret",
+        (
+            (
+                "                  - !Ref TatangoSecret\n",
+                "                  - !Ref TatangoSecret\n                  - !Ref WebhookSecret\n",
+            ),
+        ),
+        inv.check_function_grants,
+        "WebhookSecret",
+    ),
+    Breakage(
+        "receiver-uses-the-relay-role",
+        (("Role: !GetAtt WebhookReceiverRole.Arn", "Role: !GetAtt RelayFunctionRole.Arn"),),
+        rinv.check_receiver_grants,
+        "RelayFunctionRole",
+    ),
+    Breakage(
+        "receiver-logs-to-the-relay-log-group",
+        (("LogGroup: !Ref WebhookReceiverLogGroup", "LogGroup: !Ref RelayLogGroup"),),
+        inv.check_function_settings,
+        "shares its log group",
+    ),
+    Breakage(
+        "receiver-handler-missing",
+        (("webhook_receiver.handler.lambda_handler", "webhook_receiver.main.lambda_handler"),),
+        inv.check_function_code,
+        "does not exist",
+    ),
+    Breakage(
+        "function-url-needs-iam",
+        (("        AuthType: NONE\n", "        AuthType: AWS_IAM\n"),),
+        rinv.check_receiver_endpoint,
+        "AuthType",
+    ),
+    Breakage(
+        "receiver-timeout-too-long",
+        (("      Timeout: 10\n", "      Timeout: 120\n"),),
+        rinv.check_receiver_endpoint,
+        "Timeout 120",
+    ),
+    Breakage(
+        "webhook-secret-token-short",
+        (("        PasswordLength: 48\n", "        PasswordLength: 12\n"),),
+        rinv.check_webhook_secret,
+        "PasswordLength",
+    ),
+    Breakage(
+        "webhook-secret-key-renamed",
+        (("GenerateStringKey: tatango_token", "GenerateStringKey: token"),),
+        rinv.check_webhook_secret,
+        "'token'",
+    ),
+    Breakage(
+        "webhook-secret-with-punctuation",
+        (("        ExcludePunctuation: true\n", ""),),
+        rinv.check_webhook_secret,
+        "punctuation",
+    ),
+    Breakage(
+        "no-alarm-on-unpublished-stops",
+        (("MetricName: WebhookPublishFailed", "MetricName: WebhookPublished"),),
+        rinv.check_receiver_monitoring,
+        "WebhookPublishFailed",
+    ),
+    Breakage(
+        "dashboard-drops-echoes",
+        (('"WebhookEcho", "provider", "trackly"', '"WebhookEchoes", "provider", "trackly"'),),
+        rinv.check_receiver_monitoring,
+        "WebhookEcho for trackly",
+    ),
+    Breakage(
+        "alarm-on-a-metric-the-receiver-never-emits",
+        (("MetricName: WebhookSecretUnavailable", "MetricName: WebhookSecretMissing"),),
+        inv.check_alarms_cover,
+        "WebhookSecretMissing",
+    ),
+    Breakage(
+        "receiver-service-name-is-the-relays",
+        (("POWERTOOLS_SERVICE_NAME: optout-relay-webhooks", "POWERTOOLS_SERVICE_NAME: optout-relay"),),
+        rinv.check_receiver_wiring,
+        "POWERTOOLS_SERVICE_NAME",
+    ),
+    Breakage(
+        "webhook-url-output-missing",
+        (("\n  WebhookUrl:\n", "\n  WebhookURL:\n"),),
+        inv.check_outputs,
+        "WebhookUrl",
+    ),
+]
+CASES += RECEIVER_CASES
 
 
 def _replace_all(text: str, old: str, new: str) -> str:

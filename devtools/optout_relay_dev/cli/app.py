@@ -21,6 +21,7 @@ from optout_relay_dev.cli.status import status
 from optout_relay_dev.cli.target import DEFAULT_STATE_DIR
 from optout_relay_dev.cli.targets import targets_app
 from optout_relay_dev.cli.watch import watch
+from optout_relay_dev.cli.webhooks import webhooks_app
 from optout_relay_dev.emulator import EmulatorError
 
 
@@ -76,6 +77,7 @@ app.command()(watch)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(local_app, name="local")
 app.add_typer(targets_app, name="targets")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from optout_relay_dev.cli.audit import totals_of
 from optout_relay_dev.cli.dead_letters import explain_from_ledger, peek, queue_depth
 from optout_relay_dev.cli.demo_accounting import Published, account, expectations, keys_to_read
 from optout_relay_dev.cli.demo_data import Scenario, build_scenario
-from optout_relay_dev.cli.demo_report import DemoReport, render
+from optout_relay_dev.cli.demo_report import DemoReport, render, webhook_counts
 from optout_relay_dev.cli.drain import DrainStats, drain
 from optout_relay_dev.cli.errors import CliError
 from optout_relay_dev.cli.ledger_view import account_of, get_items, get_raw_items, short_time
@@ -33,6 +33,12 @@ from optout_relay_dev.cli.target import local_target
 from optout_relay_dev.cli.targets import apply_document
 from optout_relay_dev.cli.targets_access import parse_document
 from optout_relay_dev.emulator import Emulator, EmulatorState, fault_rates_for
+from optout_relay_dev.local_webhooks import (
+    deliver_webhooks,
+    lists_by_provider,
+    register_webhooks,
+    relay_until_quiet,
+)
 
 LOG_FILE_NAME = "demo-logs.jsonl"
 
@@ -75,33 +81,33 @@ def demo(
     out.print(
         f"[bold]optout-relay demo[/]: {count} opt-outs (seed {seed}), provider fault rate {fault_rate:.0%}"
     )
+    receiver_log = log_path.open("a", encoding="utf-8")
     with out.status("Starting moto server, the provider simulators, the stack from template.yaml…"):
         emulator = Emulator(
             prefix=f"optout-relay-demo-{uuid.uuid4().hex[:6]}",
             fault_rates=fault_rates_for(fault_rate),
             seed=seed,
+            receiver_log=receiver_log,
         )
         emulator.start()
     try:
         emulator.seed_subscriptions(scenario.subscriptions)
         state = emulator.state
         simulators = " · ".join(f"{name} at {url}" for name, url in state.simulator_urls.items())
-        out.print(f"  AWS (moto) at {state.endpoint_url} · {simulators}")
+        out.print(
+            f"  AWS (moto) at {state.endpoint_url} · {simulators} · webhook receiver at {state.webhook_url}"
+        )
         document = _apply_targets(state, scenario, out)
+        register_webhooks(emulator, lists_by_provider(document))
+        for simulator in emulator.simulators.values():
+            simulator.clear_calls()  # the webhooks' registration is no opt-out: count from here
         seconds["start"] = time.monotonic() - started
         mark = time.monotonic()
         published = _publish(state, scenario, out)
+        texted = _text_stops(emulator, scenario, out)
         seconds["publish"] = time.monotonic() - mark
         mark = time.monotonic()
-        with local_function(state.function_environment, log_path) as handler:
-            stats = drain(
-                state.client("sqs"),
-                state.queue_url,
-                handler,
-                total=len(published),
-                description="Relaying",
-                console=out,
-            )
+        stats = _relay(emulator, log_path, len(published) + texted, out)
         seconds["drain"] = time.monotonic() - mark
         mark = time.monotonic()
         report = _report(
@@ -114,10 +120,12 @@ def demo(
             fault_rate=fault_rate,
             seed=seed,
             document=document,
+            texted=texted,
         )
         seconds["report"] = time.monotonic() - mark
     finally:
         emulator.stop()
+        receiver_log.close()
     seconds["total"] = time.monotonic() - started
     if json_output:
         terminal.print_json(report.to_json())
@@ -125,6 +133,44 @@ def demo(
         render(report, terminal.stdout())
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _text_stops(emulator: Emulator, scenario: Scenario, out: Console) -> int:
+    """The scenario's people reply STOP at a simulator; its webhook reaches the receiver,
+    which publishes one everywhere-event each. Returns how many STOPs were texted."""
+    texted = sum(
+        emulator.simulators[stop.provider].text_stop(stop.list_key, stop.phone_number)
+        for stop in scenario.texted_stops
+    )
+    if not deliver_webhooks(emulator):
+        raise CliError("the simulators' webhooks did not reach the local receiver")
+    out.print(f"  {texted} STOPs texted at the simulators, their webhooks taken by the receiver")
+    return texted
+
+
+def _relay(emulator: Emulator, log_path: Path, total: int, out: Console) -> DrainStats:
+    """The real handler drains the queue, with the webhooks its unsubscribes cause held until
+    it has recorded them (as usually happens), then delivered, until nothing new comes."""
+    state = emulator.state
+    stats = DrainStats()
+
+    def drain_once() -> None:
+        more = drain(
+            state.client("sqs"),
+            state.queue_url,
+            handler,
+            total=None if stats.batches else total,
+            description="Relaying" if not stats.batches else "Relaying what the webhooks published",
+            console=out,
+        )
+        stats.batches += more.batches
+        stats.records += more.records
+        stats.batch_item_failures += more.batch_item_failures
+        stats.seconds += more.seconds
+
+    with local_function(state.function_environment, log_path) as handler:
+        relay_until_quiet(emulator, drain_once)
+    return stats
 
 
 def _apply_targets(state: EmulatorState, scenario: Scenario, out: Console) -> TargetsDocument:
@@ -195,6 +241,7 @@ def _report(
     fault_rate: float,
     seed: int,
     document: TargetsDocument,
+    texted: int,
 ) -> DemoReport:
     """Reads the outcome back from the emulation: ledger rows and summaries by key, every
     DLQ message."""
@@ -205,7 +252,9 @@ def _report(
         sqs, state.dead_letter_queue_url, limit=50 * len(published) + 10, default_region=region
     ).letters
     explain_from_ledger(dynamodb, state.table_name, letters)
-    expected = expectations(published, document, region)
+    assert emulator.receiver is not None
+    from_webhooks = [Published(message_id, body, "webhook") for message_id, body in emulator.receiver.sent]
+    expected = expectations([*published, *from_webhooks], document, region)
     target_keys, summary_keys = keys_to_read(expected)
     ledger = get_items(dynamodb, state.table_name, target_keys)
     summaries = {
@@ -236,11 +285,12 @@ def _report(
         provider_calls={name: len(made) for name, made in calls.items()},
         faults=Counter(str(call.fault) for made in calls.values() for call in made if call.fault),
         extra_calls=max(0, sum(len(made) for made in calls.values()) - targets_called),
-        redeliveries=max(0, stats.records - len(published)),
+        redeliveries=max(0, stats.records - len(published) - len(from_webhooks)),
         queue_left=queue_depth(sqs, state.queue_url),
         seconds=seconds,
         log_file=str(log_path),
         seed=seed,
         fault_rate=fault_rate,
         kinds=scenario.kinds(),
+        webhooks=webhook_counts(texted, emulator.receiver.counts),
     )

@@ -7,7 +7,9 @@ longer has. Events: numbers subscribed on one list (some at two providers), numb
 that are not, everywhere-events (some narrowed to a purpose), provider-scope events,
 events naming their account, national formats such as "(206) 555-0123", SNS-wrapped
 messages, duplicates, invalid numbers, numbers a provider does not serve, unknown lists,
-a missing list and a body that is not JSON. Numbers are fictional (NANP 555-01XX).
+a missing list and a body that is not JSON; and a few people who text STOP at a
+provider (its webhook reaches the receiver, which publishes an everywhere-event). Numbers
+are fictional (NANP 555-01XX).
 Provider faults come on top (the simulators' fault rates).
 """
 
@@ -139,10 +141,20 @@ def targets_document(lists: list[DemoList]) -> dict[str, Any]:
     return {"accounts": list(accounts.values())}
 
 
+@dataclass(frozen=True)
+class TextedStop:
+    """A person who replies STOP at one list (the provider's webhook tells the relay)."""
+
+    provider: str
+    list_key: str  # as the simulator keys it
+    phone_number: str  # E.164
+
+
 @dataclass
 class Scenario:
     events: list[DemoEvent] = field(default_factory=list)
     lists: list[DemoList] = field(default_factory=demo_lists)
+    texted_stops: list[TextedStop] = field(default_factory=list)
     # Simulator state (their ``load_state`` format): who is subscribed where.
     subscribed: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
@@ -322,6 +334,15 @@ class _Builder:
         else:
             self.subscribed(provider)
 
+    def texted_stop(self) -> None:
+        """A number on two or three lists, who replies STOP at the first of them."""
+        area, line = self.next_phone()
+        phone = f"+1{area}555{line}"
+        chosen = self.rng.sample(self.live, k=self.rng.choice((2, 3)))
+        for listed in chosen:
+            self.scenario.subscribe(listed, phone)
+        self.scenario.texted_stops.append(TextedStop(chosen[0].provider, chosen[0].key, phone))
+
     def refusing(self) -> list[tuple[str, str]]:
         """(provider, valid number it does not serve) pairs, from the providers' contracts."""
         return [(name, n) for name in self.providers for n in FOREIGN_NUMBERS if _refuses(name, n)]
@@ -347,4 +368,11 @@ def build_scenario(count: int, seed: int) -> Scenario:
     events = builder.scenario.events[:count]
     builder.rng.shuffle(events)
     builder.scenario.events = events
+    for _ in range(texted_stops_for(count)):  # after the events: a seed's events stay the same
+        builder.texted_stop()
     return builder.scenario
+
+
+def texted_stops_for(count: int) -> int:
+    """People who text STOP at a simulator during the run: one per 60 opt-outs, at least two."""
+    return max(2, count // 60) if count >= 20 else 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
@@ -20,6 +20,21 @@ from optout_relay_dev.cli.dead_letters import NO_CODE, DeadLetter
 from optout_relay_dev.cli.demo_accounting import Accounting, FanOut
 
 OUTCOMES = ("unsubscribed", "not_subscribed", "rejected", "failed", "retrying")
+WEBHOOK_OUTCOMES = {
+    "published": "WebhookPublished",
+    "echoes": "WebhookEcho",
+    "ignored": "WebhookIgnored",
+    "refused": "WebhookUnauthorized",
+    "unavailable": "WebhookPublishFailed",
+}
+
+
+def webhook_counts(texted: int, counts: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    """STOPs texted at the simulators, and what the receiver did with the webhooks it got."""
+    found = {"texted_stops": texted}
+    for name, metric in WEBHOOK_OUTCOMES.items():
+        found[name] = sum(n for (_, counted), n in counts.items() if counted == metric)
+    return found
 
 
 @dataclass
@@ -41,6 +56,7 @@ class DemoReport:
     seed: int
     fault_rate: float
     kinds: dict[str, int]
+    webhooks: dict[str, int] = field(default_factory=dict)  # webhook_counts
     # The deadline picture of the run, judged as the audit report judges (``cli/audit.py``).
     deadlines: dict[str, Any] | None = None
 
@@ -98,6 +114,7 @@ class DemoReport:
             "retries": {"extra_provider_calls": self.extra_calls, "sqs_redeliveries": self.redeliveries},
             "provider_calls": self.provider_calls,
             "injected_faults": dict(self.faults),
+            "webhooks": self.webhooks,
             "queue_messages_left": self.queue_left,
             "seconds": {name: round(value, 2) for name, value in self.seconds.items()},
             "log_file": self.log_file,
@@ -217,6 +234,29 @@ def _fan_out_table(report: DemoReport) -> RenderableType:
     return table
 
 
+def _webhooks_text(report: DemoReport) -> Text:
+    hooks = report.webhooks
+    text = Text.assemble(
+        ("Webhooks: ", "bold"),
+        f"{_plural(hooks.get('texted_stops', 0), 'STOP')} texted at the simulators; the receiver "
+        f"published {_plural(hooks.get('published', 0), 'everywhere-event')} (fan-outs above) and "
+        f"recognised {_plural(hooks.get('echoes', 0), 'echo', 'echoes')} of the relay's own "
+        "unsubscribes (not republished).",
+    )
+    extra = hooks.get("published", 0) - hooks.get("texted_stops", 0)
+    if extra > 0:
+        text.append(
+            f" {_plural(extra, 'more came', 'more came')} from unsubscribes whose answer the relay did "
+            "not get (a call that timed out): published to be safe."
+        )
+    return text
+
+
+def _from_webhooks(report: DemoReport) -> str:
+    extra = report.accounting.published - report.published
+    return f" + {extra} from webhooks" if extra else ""
+
+
 def _accounts_text(report: DemoReport) -> Text:
     parts = [f"{name} {sum(counts.values())}" for name, counts in sorted(report.by_account.items())]
     return Text.assemble(("Target outcomes by account: ", "bold"), ", ".join(parts) + ".")
@@ -252,6 +292,7 @@ def render(report: DemoReport, console: Console) -> None:
         _accounts_text(report),
         Text(""),
         _fan_out_table(report),
+        _webhooks_text(report),
         Text(""),
         Text.assemble(
             ("Retries: ", "bold"),
@@ -269,8 +310,9 @@ def render(report: DemoReport, console: Console) -> None:
     if report.ok:
         verdict = Text.assemble(
             ("✔ Every event accounted for: ", "bold green"),
-            f"{accounting.published} published = {accounting.settled} settled in the ledger "
-            f"+ {accounting.dead_lettered} in the dead-letter queue (whole, or at a target); "
+            f"{report.published} published{_from_webhooks(report)} = "
+            f"{accounting.settled} settled in the ledger "
+            f"+ {accounting.dead_lettered} in the dead-letter queue (whole, or at a target);\n"
             f"{accounting.targets_settled} targets settled, "
             f"{accounting.targets_dead_lettered} dead-lettered; "
             f"{accounting.fan_outs_complete} of {len(accounting.fan_outs)} fan-outs complete.",

@@ -28,6 +28,8 @@ DLQ_ARN = "DeadLetterQueueArn"
 TABLE = "ResultsTableName"
 TARGETS_TABLE = "TargetsTableName"
 FUNCTION = "FunctionName"
+WEBHOOK_URL = "WebhookUrl"
+WEBHOOK_SECRET = "WebhookSecretArn"  # noqa: S105 - an output's name
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
 
@@ -94,6 +96,8 @@ def local_target(state: EmulatorState) -> Target:
             DLQ_ARN: state.dead_letter_queue_arn,
             TABLE: state.table_name,
             TARGETS_TABLE: state.targets_table_name,
+            WEBHOOK_URL: state.webhook_url + "/" if state.webhook_url else "",
+            WEBHOOK_SECRET: state.webhook_secret_arn,
         },
         endpoint_url=state.endpoint_url,
         local=state,

@@ -144,7 +144,11 @@ def secrets_the_function_cannot_read(target: Target, document: TargetsDocument) 
     the stack's own secrets and ``<stack>/accounts/*``)."""
     if target.stack_name is None:
         return []
-    stack_secrets = {value for key, value in target.outputs.items() if key.endswith("SecretArn")}
+    stack_secrets = {
+        value
+        for key, value in target.outputs.items()
+        if key.endswith("SecretArn") and key != "WebhookSecretArn"  # the receiver's, not the relay's
+    }
     prefix = f"{target.stack_name}/{ACCOUNT_SECRET_PREFIX}"
     unreadable = []
     for account in document.accounts:

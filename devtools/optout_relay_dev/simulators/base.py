@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Self, TypedDict, Unpack
 
 from optout_relay_dev.lifecycle import Startable
 from optout_relay_dev.simulators.faults import Fault, FaultInjector, FaultKind, FaultRates
+from optout_relay_dev.simulators.webhooks import WebhookSender
 
 _MAX_BODY_BYTES = 1 << 20
 _MAX_LINE_BYTES = 65536
@@ -273,6 +274,7 @@ class SimulatorOptions(TypedDict, total=False):
     faults_per_request: bool
     clock: Callable[[], float]
     wall_clock: Callable[[], datetime]
+    webhook_time_scale: float
 
 
 _SERVER_ERRORS = {
@@ -293,6 +295,8 @@ class ProviderSimulator(ABC, Startable):
     """
 
     name: ClassVar[str]  # the provider's name in the relay's registry
+    # Waits before each retry of a webhook the callback did not take (provider docs).
+    webhook_retry_delays: ClassVar[tuple[float, ...]] = ()
     rate_limit_message: ClassVar[str] = "Too many requests"
     # The secret the local emulation stores for an account of this provider: the JSON the
     # provider's contract reads credentials from, and that ``for_local`` accepts.
@@ -324,6 +328,19 @@ class ProviderSimulator(ABC, Startable):
     def load_state(self, document: Mapping[str, Any], /) -> None:
         """``{"lists": {list: [E.164 numbers]}}`` (and provider-specific keys)."""
 
+    @abstractmethod
+    def text_stop(self, list_value: Any, phone_number: str, /) -> bool:
+        """The person replies STOP on the list: unsubscribed there, and the provider's
+        unsubscribe webhook is sent (``webhooks``). False if not active on the list."""
+
+    @abstractmethod
+    def register_local_webhooks(
+        self, receiver_url: str, secret: Mapping[str, str], lists: Iterable[Any], /
+    ) -> None:
+        """Point this provider's unsubscribe webhooks for ``lists`` at a webhook receiver
+        (its base URL), authenticated with the receiver's ``secret`` values, as the
+        operator would (``optout-relay webhooks show``)."""
+
     def __init__(
         self,
         *,
@@ -335,9 +352,11 @@ class ProviderSimulator(ABC, Startable):
         faults_per_request: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        webhook_time_scale: float = 1.0,
     ) -> None:
         """``faults_per_request``: random faults drawn per distinct request (see ``faults``).
-        ``clock`` times rate limits; ``wall_clock`` (aware) dates answers and provider records."""
+        ``clock`` times rate limits; ``wall_clock`` (aware) dates answers and provider records.
+        ``webhook_time_scale`` shrinks the webhook retry schedule (``simulators.webhooks``)."""
         if latency_seconds < 0:
             raise ValueError("latency_seconds must not be negative")
         self._lock = threading.RLock()
@@ -349,6 +368,7 @@ class ProviderSimulator(ABC, Startable):
         self.latency_seconds = latency_seconds
         self.faults = FaultInjector(fault_rates, seed, per_request=faults_per_request)
         self.server = LoopbackHttpServer(self._dispatch, host, port, name=f"{self.name}-simulator")
+        self.webhooks = WebhookSender(self.webhook_retry_delays, time_scale=webhook_time_scale)
 
     @abstractmethod
     def handle(self, request: Request) -> tuple[Response, bool | None]:
@@ -369,9 +389,11 @@ class ProviderSimulator(ABC, Startable):
 
     def start(self) -> Self:
         self.server.start()
+        self.webhooks.start()
         return self
 
     def stop(self) -> None:
+        self.webhooks.stop()
         self.server.stop()
 
     # Faults and recorded calls

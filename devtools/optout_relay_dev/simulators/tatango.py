@@ -7,18 +7,27 @@ unsubscribed: 404 with another error text (the docs leave this case open). Succe
 (``subscribed_at`` in UTC, ``opted_out_at`` in ``opted_out_zone``). Every answer has a
 ``Date`` header and no request id header (``simulators.base``).
 Paths outside ``/api/`` answer an HTML 404 page, as a web front end would.
+
+Webhooks (``tatango_webhooks``): ``POST /api/v2/lists/{ID}/webhooks`` creates one,
+``PUT .../webhooks/{WEBHOOK_ID}`` updates it; an ``unsubscribe`` event is sent to each
+list webhook that asks for it when a subscriber replies STOP (``text_stop``) and when
+the API unsubscribes one, retried up to 10 times with exponential backoff.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import itertools
+import json
 import math
 import re
+import urllib.error
+import urllib.request
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import tzinfo
 from typing import Any, ClassVar, Self, Unpack
 
 from optout_relay_dev.simulators.base import (
@@ -27,6 +36,20 @@ from optout_relay_dev.simulators.base import (
     Response,
     SimulatorOptions,
 )
+from optout_relay_dev.simulators.tatango_records import (
+    PACIFIC,
+    PUBLISHED_RATE_LIMIT,
+    RateLimit,
+    Subscriber,
+)
+from optout_relay_dev.simulators.tatango_webhooks import (
+    TatangoWebhook,
+    TatangoWebhooks,
+    WebhookRequestError,
+    send_with_retries,
+    unsubscribe_payload,
+)
+from optout_relay_dev.simulators.webhooks import TATANGO_RETRY_DELAYS
 
 STATUS_UNSUBSCRIBED = "Subscriber unsubscribed"
 STATUS_UNSUBSCRIBED_OLD = "successfully unsubscribed"  # the text in older docs
@@ -34,12 +57,12 @@ AUTH_FAILURE = "API key authorization failure"
 KEY_DISABLED = "This API key is disabled"
 LIST_NOT_FOUND = "List not found"
 SUBSCRIBER_NOT_FOUND = "Subscriber not found"
+__all__ = ["PACIFIC", "PUBLISHED_RATE_LIMIT", "RateLimit", "Subscriber", "TatangoSimulator"]
 ALREADY_UNSUBSCRIBED = "Subscriber is already unsubscribed"
 
 _ROUTE = re.compile(r"^/api/v2/lists/(?P<list>[^/]+)/subscribers/(?P<subscriber>[^/]+)/?$")
+_WEBHOOKS_ROUTE = re.compile(r"^/api/v2/lists/(?P<list>[^/]+)/webhooks(?:/(?P<webhook>[^/]+))?/?$")
 _TEN_DIGITS = re.compile(r"^\d{10}$")
-# Tatango is in Seattle: some timestamps come back in Pacific time, others in UTC.
-PACIFIC = timezone(timedelta(hours=-7))
 _FIREWALL_PAGE = (
     "<!DOCTYPE html><html><head><title>403 Forbidden</title></head>"
     "<body><h1>Access denied</h1><p>Request blocked by the web application firewall.</p>"
@@ -49,68 +72,6 @@ _NOT_FOUND_PAGE = (
     "<!DOCTYPE html><html><head><title>The page you were looking for doesn't exist (404)"
     "</title></head><body><h1>The page you were looking for doesn't exist.</h1></body></html>"
 )
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most ``calls`` admitted calls per account in any rolling ``window_seconds``."""
-
-    calls: int
-    window_seconds: float
-
-    def __post_init__(self) -> None:
-        if self.calls < 1 or self.window_seconds <= 0:
-            raise ValueError("a rate limit needs calls >= 1 and a positive window")
-
-
-PUBLISHED_RATE_LIMIT = RateLimit(calls=1200, window_seconds=3600.0)
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    """A subscriber of one list, with the fields the API returns."""
-
-    phone_number: str
-    subscribed_at: datetime
-    active: bool = True
-    opted_out_at: datetime | None = None
-    cleaned_at: datetime | None = None
-    opt_in_method: str = "keyword"
-    keyword_name: str | None = "JOIN"
-    first_name: str = "Jordan"
-    last_name: str = "Doe"
-    email: str = "jordan.doe@example.com"
-    birthdate: str = "19900101"
-    zip_code: str = "98101"
-    gender: str = "Unknown"
-    carrier: int = 383
-    carrier_name: str = "Verizon Wireless"
-    global_carrier_id: str = "12345"
-    global_carrier_name: str = "Verizon"
-    tags: tuple[str, ...] = field(default=())
-    total_messages_received: int = 0
-
-    def to_json(self, opted_out_zone: tzinfo = PACIFIC) -> dict[str, Any]:
-        return {
-            "phone_number": self.phone_number,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "email": self.email,
-            "birthdate": self.birthdate,
-            "zip_code": self.zip_code,
-            "gender": self.gender,
-            "cleaned_at": _timestamp(self.cleaned_at, UTC),
-            "subscribed_at": _timestamp(self.subscribed_at, UTC),
-            "opted_out_at": _timestamp(self.opted_out_at, opted_out_zone),
-            "opt_in_method": self.opt_in_method,
-            "keyword_name": self.keyword_name,
-            "carrier": self.carrier,
-            "carrier_name": self.carrier_name,
-            "global_carrier_id": self.global_carrier_id,
-            "global_carrier_name": self.global_carrier_name,
-            "tags": list(self.tags),
-            "total_messages_received": self.total_messages_received,
-        }
 
 
 @dataclass
@@ -123,6 +84,7 @@ class _Account:
 class TatangoSimulator(ProviderSimulator):
     name = "tatango"
     rate_limit_message = "Slow down!"
+    webhook_retry_delays = TATANGO_RETRY_DELAYS
     local_credentials: ClassVar[Mapping[str, str]] = {
         "email": "relay@example.com",
         "api_key": "tat_local_" + "0" * 24,
@@ -146,11 +108,16 @@ class TatangoSimulator(ProviderSimulator):
         disabled_status: int = 401,
         rate_limit: RateLimit | None = None,
         opted_out_zone: tzinfo = PACIFIC,
+        account_id: int = 4711,
         **options: Unpack[SimulatorOptions],
     ) -> None:
         """``accounts``: login email -> API key. ``opted_out_zone``: the UTC offset the
-        answers give ``opted_out_at`` in (settable later, as ``opted_out_zone``)."""
+        answers give ``opted_out_at`` in (settable later, as ``opted_out_zone``).
+        ``account_id``: what webhooks carry as ``account_id``."""
         super().__init__(**options)
+        self.account_id = account_id
+        self._webhooks = TatangoWebhooks()
+        self._opt_ids = itertools.count(900_001)
         self.opted_out_zone = opted_out_zone
         if disabled_status not in (401, 403):
             raise ValueError("a disabled key answers 401 or 403")
@@ -219,6 +186,44 @@ class TatangoSimulator(ProviderSimulator):
         with self._lock:
             return self._lists.get(_list_key(list_id), {}).get(_subscriber_id(phone_number))
 
+    def text_stop(self, list_id: int | str, phone_number: str) -> bool:
+        """The subscriber replies STOP: unsubscribed from the list, and its ``unsubscribe``
+        webhooks are sent. False (nothing happens) if the number is not active on the list."""
+        with self._lock:
+            key = _list_key(list_id)
+            subscriber = self._lists.get(key, {}).get(_subscriber_id(phone_number))
+            if subscriber is None or not subscriber.active:
+                return False
+            self._opt_out(key, subscriber)
+            return True
+
+    @property
+    def webhooks_registered(self) -> list[TatangoWebhook]:
+        with self._lock:
+            return self._webhooks.all()
+
+    def register_local_webhooks(
+        self, receiver_url: str, secret: Mapping[str, str], lists: Iterable[str | int]
+    ) -> None:
+        """What an operator does with `optout-relay webhooks show`: one webhook per list,
+        created through this simulator's own API with its local credentials."""
+        callback = f"{receiver_url.rstrip('/')}/tatango/{secret['tatango_token']}"
+        credentials = self.local_credentials
+        basic = base64.b64encode(f"{credentials['email']}:{credentials['api_key']}".encode()).decode()
+        with self._lock:
+            known = [key for key in map(_list_key, lists) if key in self._lists]  # a retired list has none
+        for list_id in known:
+            body = {
+                "webhook": {"url": callback, "unsubscribe": True, "subscribe": False, "message_sent": False}
+            }
+            request = urllib.request.Request(  # noqa: S310 - our own loopback server
+                f"{self.base_url}/api/v2/lists/{list_id}/webhooks",
+                data=json.dumps(body).encode(),
+                method="POST",
+                headers={"Authorization": f"Basic {basic}", "Content-Type": "application/json"},
+            )
+            send_with_retries(request)
+
     def load_state(self, document: Mapping[str, Any]) -> None:
         """``{"accounts": {"email": "api_key"}, "lists": {"123": ["2065551111", ...]}}``"""
         with self._lock:
@@ -241,6 +246,9 @@ class TatangoSimulator(ProviderSimulator):
                 return Response.html(self._firewall_status, _FIREWALL_PAGE), None
         if not request.path.startswith("/api/"):
             return Response.html(404, _NOT_FOUND_PAGE), None
+        webhooks = _WEBHOOKS_ROUTE.match(request.path)
+        if webhooks is not None:
+            return self._webhooks_api(request, webhooks["list"], webhooks["webhook"])
         route = _ROUTE.match(request.path)
         if route is None:
             return self.error_response(404, "Not found", "not_found"), None
@@ -258,6 +266,59 @@ class TatangoSimulator(ProviderSimulator):
                 response = self.error_response(429, self.rate_limit_message, "rate_limited")
                 return response.with_header("Retry-After", str(retry_after)), True
             return self._unsubscribe(route["list"], route["subscriber"]), True
+
+    def _webhooks_api(
+        self, request: Request, list_id: str, webhook_id: str | None
+    ) -> tuple[Response, bool | None]:
+        expected = "POST" if webhook_id is None else "PUT"
+        if request.method != expected:
+            response = self.error_response(405, "Method not allowed", "method_not_allowed")
+            return response.with_header("Allow", expected), None
+        with self._lock:
+            account = self._authenticate(request.header("authorization"))
+            if account is None or account.disabled:
+                return self.error_response(401, AUTH_FAILURE, "unauthorized"), False
+            retry_after = self._admit(account)
+            if retry_after is not None:
+                response = self.error_response(429, self.rate_limit_message, "rate_limited")
+                return response.with_header("Retry-After", str(retry_after)), True
+            known = list_id.isascii() and list_id.isdigit() and str(int(list_id)) in self._lists
+            if not known:
+                return self.error_response(404, LIST_NOT_FOUND, "list_not_found"), True
+            return self._create_or_update(str(int(list_id)), webhook_id, request.body), True
+
+    def _create_or_update(self, list_id: str, webhook_id: str | None, body: bytes) -> Response:
+        try:
+            if webhook_id is None:
+                webhook = self._webhooks.create(list_id, body, self.now())
+                return Response.json(200, {"status": "Webhook created", "webhook": webhook.to_json()})
+            found = self._webhooks.update(
+                list_id, int(webhook_id) if webhook_id.isdigit() else 0, body, self.now()
+            )
+        except WebhookRequestError as error:
+            return self.error_response(422, str(error), "invalid")
+        if found is None:
+            return self.error_response(404, "Webhook not found", "not_found")
+        return Response.json(200, {"status": "Webhook updated", "webhook": found.to_json()})
+
+    def _opt_out(self, list_id: str, subscriber: Subscriber) -> Subscriber:
+        """Unsubscribe (a STOP or the API) and send the list's ``unsubscribe`` webhooks."""
+        now = self.now().replace(microsecond=0)
+        subscriber = replace(subscriber, active=False, opted_out_at=now)
+        self._lists[list_id][subscriber.phone_number] = subscriber
+        hooks = self._webhooks.for_unsubscribe(list_id)
+        if hooks:
+            payload = unsubscribe_payload(
+                list_id=list_id,
+                subscriber=subscriber,
+                account_id=self.account_id,
+                opt_id=next(self._opt_ids),
+                now=now,
+            )
+            body = json.dumps(payload).encode()
+            for hook in hooks:
+                self.webhooks.send(hook.callback_url, body, {})
+        return subscriber
 
     def _authenticate(self, header: str | None) -> _Account | None:
         scheme, _, encoded = (header or "").partition(" ")
@@ -299,8 +360,8 @@ class TatangoSimulator(ProviderSimulator):
             return self.error_response(404, SUBSCRIBER_NOT_FOUND, "not_found")
         if not subscriber.active:
             return self.error_response(404, ALREADY_UNSUBSCRIBED, "not_found")
-        subscriber = replace(subscriber, active=False, opted_out_at=self.now().replace(microsecond=0))
-        subscribers[subscriber_id] = subscriber
+        # Tatango sends the same unsubscribe webhook for an API unsubscribe as for a STOP.
+        subscriber = self._opt_out(str(int(list_id)), subscriber)
         document = {"status": self.status_text, "subscriber": subscriber.to_json(self.opted_out_zone)}
         return Response.json(200, document)
 
@@ -317,10 +378,3 @@ def _subscriber_id(phone_number: str) -> str:
     if not _TEN_DIGITS.match(digits):
         raise ValueError("a Tatango subscriber is 10 digits (or +1 and 10 digits)")
     return digits
-
-
-def _timestamp(moment: datetime | None, zone: tzinfo) -> str | None:
-    if moment is None:
-        return None
-    text = moment.astimezone(zone).isoformat(timespec="seconds")
-    return text.replace("+00:00", "Z")

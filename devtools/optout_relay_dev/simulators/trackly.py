@@ -4,15 +4,24 @@
 for an unknown list or contact; ``unsubscribed`` is true only when an active list
 subscription was deactivated (reason ``api``). The contact record is kept. Every answer
 has a ``Date`` header and no request id header (``simulators.base``).
+
+Webhooks: one per account, set in the dashboard (``configure_webhook``). An
+``unsubscribe`` event is sent when a contact replies STOP (``text_stop``) and, by
+default, when the API unsubscribes one (undocumented: "assume Trackly may"), signed in
+``X-Trackly-Signature`` with the hex HMAC-SHA256 of the raw body (the common scheme; the
+docs do not say). Retried after 1, 5, 15 min, 1 h and 2 h, then the endpoint is paused.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Self, Unpack
 
 from optout_relay_dev.simulators.base import (
@@ -21,6 +30,7 @@ from optout_relay_dev.simulators.base import (
     Response,
     SimulatorOptions,
 )
+from optout_relay_dev.simulators.webhooks import TRACKLY_RETRY_DELAYS
 
 CONTACTS_PATH = "/api/v2/contacts"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -37,9 +47,29 @@ class ListContact:
     unsubscribe_reason: str | None = None
 
 
+@dataclass
+class TracklyWebhook:
+    """An account's webhook, as set in the dashboard (Settings > Webhooks)."""
+
+    url: str
+    signing_secret: str
+    lists: frozenset[str] | None  # the account's lists; None: every list of this simulator
+    on_api_unsubscribe: bool
+    paused: bool = False
+
+    def covers(self, list_number: str) -> bool:
+        return not self.paused and (self.lists is None or list_number in self.lists)
+
+
+def signature(secret: str, body: bytes) -> str:
+    """``X-Trackly-Signature`` as assumed here: hex HMAC-SHA256 of the raw body."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
 class TracklySimulator(ProviderSimulator):
     name = "trackly"
     rate_limit_message = "Rate limit exceeded"
+    webhook_retry_delays = TRACKLY_RETRY_DELAYS
     local_credentials: ClassVar[Mapping[str, str]] = {"api_key": "trk_local_" + "0" * 24}
 
     @classmethod
@@ -57,6 +87,7 @@ class TracklySimulator(ProviderSimulator):
         self._lists: dict[str, dict[str, ListContact]] = {}
         self._suspended = False
         self._suspended_code: str | None = None
+        self._webhooks: dict[str, TracklyWebhook] = {}
 
     # State for tests and demos
     def set_credentials(self, *api_keys: str) -> None:
@@ -100,6 +131,64 @@ class TracklySimulator(ProviderSimulator):
         """The list subscription record, active or not; ``None`` if never on the list."""
         with self._lock:
             return self._lists.get(list_number, {}).get(phone_number)
+
+    def configure_webhook(
+        self,
+        url: str,
+        signing_secret: str,
+        *,
+        account: str = "default",
+        lists: Iterable[str] | None = None,
+        on_api_unsubscribe: bool = True,
+    ) -> None:
+        """The dashboard's webhook setting for one account: ``unsubscribe`` events of its
+        ``lists`` (None: every list) go to ``url``, signed with ``signing_secret``. Whether
+        an API unsubscribe fires it is undocumented: by default it does ("assume Trackly may")."""
+        with self._lock:
+            chosen = None if lists is None else frozenset(lists)
+            self._webhooks[account] = TracklyWebhook(url, signing_secret, chosen, on_api_unsubscribe)
+
+    def webhook(self, account: str = "default") -> TracklyWebhook | None:
+        with self._lock:
+            return self._webhooks.get(account)
+
+    def register_local_webhooks(
+        self, receiver_url: str, secret: Mapping[str, str], lists: Iterable[str | int]
+    ) -> None:
+        """What an operator does in the dashboard, for this simulator's one account."""
+        url = f"{receiver_url.rstrip('/')}/trackly"
+        self.configure_webhook(url, secret["trackly_signing_secret"], lists=[str(value) for value in lists])
+
+    def text_stop(self, list_number: str, phone_number: str, keyword: str = "STOP") -> bool:
+        """The contact replies ``keyword``: inactive on the list (reason ``keyword``), and
+        the account's webhook is sent. False (nothing happens) if not active on the list."""
+        with self._lock:
+            contact = self._lists.get(list_number, {}).get(phone_number)
+            if contact is None or not contact.active:
+                return False
+            self._deactivate(contact, list_number, "keyword", keyword)
+            return True
+
+    def _deactivate(self, contact: ListContact, list_number: str, reason: str, keyword: str | None) -> None:
+        now = self.now()
+        self._lists[list_number][contact.phone_number] = replace(
+            contact, active=False, unsubscribed_at=now, unsubscribe_reason=reason
+        )
+        document: dict[str, Any] = {"event": "unsubscribe", "phone_number": contact.phone_number}
+        document["list_number"] = list_number
+        if keyword is not None:  # an API unsubscribe has no keyword to send (assumed)
+            document["keyword"] = keyword
+        document["timestamp"] = now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        body = json.dumps(document).encode()
+        for hook in self._webhooks.values():
+            if hook.covers(list_number) and (keyword is not None or hook.on_api_unsubscribe):
+                headers = {"X-Trackly-Signature": signature(hook.signing_secret, body)}
+                self.webhooks.send(hook.url, body, headers, on_give_up=functools.partial(self._pause, hook))
+
+    def _pause(self, hook: TracklyWebhook) -> None:
+        """Endpoints that keep failing are paused."""
+        with self._lock:
+            hook.paused = True
 
     def load_state(self, document: Mapping[str, Any]) -> None:
         """``{"api_keys": [...], "lists": {"+1800...": ["+1206...", ...]}}``"""
@@ -152,9 +241,7 @@ class TracklySimulator(ProviderSimulator):
         contact = self._lists.get(list_number, {}).get(phone)
         unsubscribed = contact is not None and contact.active
         if contact is not None and unsubscribed:
-            self._lists[list_number][phone] = replace(
-                contact, active=False, unsubscribed_at=self.now(), unsubscribe_reason="api"
-            )
+            self._deactivate(contact, list_number, "api", None)
         return Response.json(200, {"success": True, "unsubscribed": unsubscribed})
 
 

@@ -1,0 +1,1 @@
+"""The receiver's data layer: the only code that uses boto3."""
