@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from optout_relay.domain.model import (
 )
 from optout_relay.domain.targets import Account
 from optout_relay.domain.timestamps import parse_utc
-from optout_relay.errors import RelayError
+from optout_relay.errors import RelayError, TransientError
 from optout_relay.providers.base import FieldProblem, ProviderAdapter, require_secret_fields
 from optout_relay.providers.http import HttpClient
 
@@ -34,6 +34,7 @@ class InMemoryLedger:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self.summaries: dict[tuple[str, str], FanOutSummary] = {}
         self.batch_reads = 0
+        self.submissions: list[int] = []  # entries per ``record_all``
         self.failures: list[Exception] = []
         self.read_failures: list[Exception] = []
         self.applied: set[str] = set()
@@ -105,6 +106,18 @@ class InMemoryLedger:
             if entry.status is Status.UNSUBSCRIBED:
                 item["settled_at"] = self.now
         return True
+
+    def record_all(self, entries: Sequence[LedgerEntry]) -> list[TransientError | None]:
+        self.submissions.append(len(entries))
+        results: list[TransientError | None] = []
+        for entry in entries:
+            try:
+                self.record(entry)
+            except TransientError as error:
+                results.append(error)
+            else:
+                results.append(None)
+        return results
 
     def only(self) -> dict[str, Any]:
         assert len(self.items) == 1, self.items

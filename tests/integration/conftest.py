@@ -49,7 +49,7 @@ class RelayWorld:
         self.environment.update(overrides)
         settings = Settings.from_env(self.environment)
         handler_module.relay = build_relay(settings, handler_module.outcome_metrics)
-        handler_module.processor = ConcurrentSqsProcessor(workers=settings.record_concurrency)
+        handler_module.processor = ConcurrentSqsProcessor(workers=settings.record_workers)
 
     def publish(self, *bodies: dict[str, Any] | str) -> list[str]:
         ids = []

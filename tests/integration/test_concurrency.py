@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -169,3 +170,45 @@ def test_a_batch_reads_the_ledger_in_one_round_trip_and_batch_writes_every_final
         ("not_subscribed", "1")
     ] * 2
     assert all(item["first_seen_at"] and item["processed_at"] for item in items)
+
+
+def test_calls_in_flight_stay_within_record_concurrency_and_a_record_waiting_on_its_write_holds_none(
+    world: RelayWorld,
+) -> None:
+    """RECORD_CONCURRENCY bounds provider calls, not records: with two call slots, the first
+    two records' writes are held until the fourth record's call has arrived, which only a
+    record that is not waiting on a write can make."""
+    world.trackly.latency_seconds = 0.05
+    numbers = phones(6, 600)
+    for number in numbers:
+        world.trackly.subscribe(TRACKLY_LIST, number)
+    world.rewire(RECORD_CONCURRENCY="2")
+    world.publish(
+        *[
+            {"provider": "trackly", "phone_number": n, "list_number": TRACKLY_LIST, "event_id": n}
+            for n in numbers
+        ]
+    )
+    fourth_call = threading.Event()
+    world.trackly.on_arrival(4, fourth_call.set)
+    original = handler_module.relay.ledger.dynamodb
+    held: list[bool] = []
+
+    class HeldWrites:
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(original, name)
+
+        def batch_write_item(self, RequestItems: dict[str, Any]) -> Any:  # boto3's argument name
+            held.append(fourth_call.wait(timeout=10))
+            return original.batch_write_item(RequestItems=RequestItems)
+
+    handler_module.relay.ledger._dynamodb = HeldWrites()  # type: ignore[attr-defined]
+    response = world.mapping().poll_once().response
+
+    assert response["batchItemFailures"] == []
+    assert held and all(held)  # no write had to wait for the fourth call in vain
+    assert all(world.ledger(n)[0]["status"] == "unsubscribed" for n in numbers)
+    # Never three calls at once: any three arrivals span at least one call's latency.
+    arrivals = sorted(call.at for call in world.trackly.calls)
+    assert len(arrivals) == 6
+    assert all(later - first >= 0.049 for first, later in zip(arrivals, arrivals[2:], strict=False))

@@ -6,6 +6,7 @@ made (the targets of a record run one after another here: no executor)."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,3 +248,57 @@ def test_a_webhook_echoing_the_relays_own_unsubscribe_is_recorded_not_fanned_out
     later = {**echo, "event_id": "trackly-webhook-10", "occurred_at": "2026-12-04T09:00:00Z"}
     world.handle(later)
     assert len(world.provider.calls) == calls + len(LISTS_A) + len(LISTS_B) - 1
+
+
+def test_a_fan_outs_answers_are_written_together_and_a_refused_one_alone_is_tried_again() -> None:
+    world, _ = fan_out_world(
+        *[CallResult(Status.NOT_SUBSCRIBED, 200)] * 4, CallResult(Status.UNSUBSCRIBED, 200)
+    )
+    world.ledger.failures = [unavailable()]  # the first answer's first write is refused
+    outcome = world.handle(EVERYWHERE)
+    assert outcome.fate is Fate.DONE and outcome.status is Status.UNSUBSCRIBED
+    # One submission for the five answers (one wait for the ledger, not five), then the
+    # refused one again, alone.
+    assert world.ledger.submissions == [5, 1]
+    assert sorted(status_of(world, n) for n in LISTS_A + LISTS_B) == ["not_subscribed"] * 4 + ["unsubscribed"]
+
+
+class LoggedSlots(threading.BoundedSemaphore):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__(1)
+        self.log = log
+
+    def __enter__(self) -> bool:
+        held = super().__enter__()
+        self.log.append("slot")
+        return held
+
+    def __exit__(self, *exc: object) -> None:
+        self.log.append("free")
+        super().__exit__(*exc)
+
+
+class LoggedBudget(ScriptedBudget):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    def take(self, provider: str, rate_per_second: float, *, waited: bool = False) -> float:
+        self.log.append("grant")
+        return super().take(provider, rate_per_second, waited=waited)
+
+
+def test_a_call_holds_its_slot_from_before_its_grant_so_no_wait_for_a_slot_follows_a_grant() -> None:
+    world, _ = fan_out_world()
+    log: list[str] = []
+    world.caller.budget = LoggedBudget(log)
+    world.caller.slots = LoggedSlots(log)
+    provider_unsubscribe = world.provider.unsubscribe
+
+    def logged_unsubscribe(*args: Any) -> CallResult:
+        log.append("call")
+        return provider_unsubscribe(*args)
+
+    world.provider.unsubscribe = logged_unsubscribe  # type: ignore[method-assign]
+    world.handle({**EVERYWHERE, "scope": "provider", "provider": "trackly", "account": "trackly-b"})
+    assert log == ["slot", "grant", "call", "free"] * len(LISTS_B)

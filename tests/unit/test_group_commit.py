@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -35,7 +35,10 @@ class ObservedQueue(list):  # type: ignore[type-arg]
         self.changed = threading.Condition()
 
     def append(self, slot: object) -> None:
-        super().append(slot)
+        self.extend([slot])
+
+    def extend(self, slots: Iterable[object]) -> None:
+        super().extend(slots)
         with self.changed:
             self.changed.notify_all()
 
@@ -115,3 +118,38 @@ def test_a_flush_answering_for_the_wrong_number_of_writes_fails_them_rather_than
         commit.submit("a")
     with pytest.raises(RuntimeError):
         commit.submit("b")  # the commit is not stuck "flushing"
+
+
+def test_one_writers_many_items_go_in_groups_within_the_limit_each_with_its_own_answer() -> None:
+    groups: list[list[str]] = []
+
+    def flush(items: Sequence[str]) -> list[Exception | None]:
+        groups.append(list(items))
+        return [ValueError(item) if item.endswith("7") else None for item in items]
+
+    commit: GroupCommit[str] = GroupCommit(flush, max_group=4)
+    items = [f"t{n}" for n in range(10)]
+    errors = commit.submit_all(items)
+    assert [len(group) for group in groups] == [4, 4, 2]
+    assert [item for group in groups for item in group] == items
+    assert [str(error) for error in errors if error is not None] == ["t7"]
+    assert errors[7] is not None and all(e is None for n, e in enumerate(errors) if n != 7)
+    assert commit.submit_all([]) == []
+
+
+def test_a_writers_items_that_arrive_during_a_flush_share_the_next_group_with_others() -> None:
+    store = GatedStore()
+    commit: GroupCommit[str] = GroupCommit(store.flush, max_group=25)
+    queue = commit._pending = ObservedQueue()  # observed, not changed
+    answers: dict[str, list[Exception | None]] = {}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        pool.submit(commit.submit, "first")
+        assert store.first_flush_started.wait(timeout=10)
+        pool.submit(lambda: answers.setdefault("many", commit.submit_all(["a", "b", "c"])))
+        pool.submit(lambda: answers.setdefault("one", commit.submit_all(["d"])))
+        with queue.changed:
+            assert queue.changed.wait_for(lambda: len(queue) == 4, timeout=10)
+        store.gate.set()
+    assert store.groups[0] == ["first"]
+    assert len(store.groups) == 2 and sorted(store.groups[1]) == ["a", "b", "c", "d"]
+    assert answers == {"many": [None, None, None], "one": [None]}

@@ -41,7 +41,7 @@ try:
     relay = build_relay(settings, outcome_metrics)
     # The handler never raises for records: even a batch where every record failed is
     # answered with all of them as batch item failures, for SQS to redeliver.
-    processor = ConcurrentSqsProcessor(workers=settings.record_concurrency)
+    processor = ConcurrentSqsProcessor(workers=settings.record_workers)
     create_clients()
 except ConfigurationError as error:
     logger.error(str(error))

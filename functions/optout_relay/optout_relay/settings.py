@@ -40,6 +40,12 @@ class Settings:
     # The targets document's table; None: no document, one default account per provider.
     targets_table_name: str | None = None
 
+    @property
+    def record_workers(self) -> int:
+        """Records handled at once. ``RECORD_CONCURRENCY`` bounds provider calls in flight;
+        twice as many records let one record's call run while another's answer is written."""
+        return 2 * self.record_concurrency
+
     def provider_defaults(self) -> dict[str, ProviderDefaults]:
         """What each provider's accounts get when the targets document does not say."""
         return {

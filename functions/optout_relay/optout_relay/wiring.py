@@ -28,7 +28,7 @@ EAGER_CLIENTS = ("dynamodb", "secretsmanager")
 
 
 def build_relay(settings: Settings, metrics: OutcomeMetrics) -> Relay:
-    size_pools(settings.record_concurrency)
+    size_pools(settings.record_workers)
     http = HttpClient(
         timeout_seconds=settings.provider_timeout_seconds, pool_size=settings.record_concurrency
     )

@@ -41,6 +41,9 @@ def _client(service: str) -> Any:
         connect_timeout=3,
         read_timeout=10,
         max_pool_connections=_pool_size,
+        # The services validate every request themselves; botocore's own pass over each
+        # parameter was a third of the function's CPU time per provider call.
+        parameter_validation=False,
     )
     return _session().client(service, config=config)
 

@@ -40,17 +40,28 @@ class GroupCommit(Generic[Item]):
         self._flushing = False
 
     def submit(self, item: Item) -> None:
-        slot = _Slot(item)
+        error = self.submit_all([item])[0]
+        if error is not None:
+            raise error
+
+    def submit_all(self, items: Sequence[Item]) -> list[Exception | None]:
+        """Several writes of one worker, in as few groups as fit: per item, ``None`` once
+        stored, else the error of its group's flush."""
+        slots = [_Slot(item) for item in items]
+        if not slots:
+            return []
         with self._lock:
-            self._pending.append(slot)
+            self._pending.extend(slots)
             lead = not self._flushing
             self._flushing = True
-        if not lead:
-            slot.wake.wait()  # woken with its write done, or to flush the next group
-        if not slot.done:
+        if lead:
             self._flush_next_group()
-        if slot.error is not None:
-            raise slot.error
+        for slot in slots:
+            while not slot.done:
+                slot.wake.wait()  # woken with its write done, or to flush the next group
+                if not slot.done:
+                    self._flush_next_group()
+        return [slot.error for slot in slots]
 
     def _flush_next_group(self) -> None:
         with self._lock:

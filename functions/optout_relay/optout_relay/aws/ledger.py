@@ -203,6 +203,24 @@ class DynamoLedger:
             return True
         return self._update(entry, values)
 
+    def record_all(self, entries: Sequence[LedgerEntry]) -> list[TransientError | None]:
+        """Final outcomes in one group-commit submission; other steps one by one."""
+        moment = datetime.now(UTC)
+        final = [index for index, entry in enumerate(entries) if entry.status in FINAL]
+        items = [self._item(entries[i], self._values(entries[i], moment)) for i in final]
+        results: list[TransientError | None] = [None] * len(entries)
+        for index, error in zip(final, self._batched.submit_all(items), strict=True):
+            if error is not None and not isinstance(error, TransientError):
+                raise error
+            results[index] = error
+        for index, entry in enumerate(entries):
+            if entry.status not in FINAL:
+                try:
+                    self._update(entry, self._values(entry, moment))
+                except TransientError as error:
+                    results[index] = error
+        return results
+
     def _values(self, entry: LedgerEntry, moment: datetime) -> dict[str, Any]:
         """The attributes one step sets; ``None`` for the ones it clears."""
         values: dict[str, Any] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from optout_relay.domain.confirmation import Confirmation, carry
@@ -42,22 +42,26 @@ class Effects:
     # failing): kept for a redelivery this execution environment handles.
     unwritten: dict[str, Confirmation] = field(default_factory=dict, repr=False)
 
-    def write_answer(
-        self, message: InboundMessage, entry: LedgerEntry, remaining_seconds: Callable[[], float]
-    ) -> TransientError | None:
-        """The provider's answer, written with bounded retries; the last error if it was not."""
+    def write_answers(
+        self, entries: Sequence[LedgerEntry], remaining_seconds: Callable[[], float]
+    ) -> list[TransientError | None]:
+        """Providers' answers, written together with bounded retries of the ones refused;
+        for each, ``None`` once written, else the last error."""
+        errors: list[TransientError | None] = [None] * len(entries)
+        pending = list(range(len(entries)))
         for attempt in range(ANSWER_WRITE_TRIES):
-            try:
-                self.ledger.record(entry)
-            except TransientError as error:
-                delay = ANSWER_WRITE_BACKOFF_SECONDS * 2**attempt
-                if attempt + 1 == ANSWER_WRITE_TRIES or delay > remaining_seconds() - 1:
-                    return error
-                self.sleep(delay)
-            else:
+            refused = self.ledger.record_all([entries[index] for index in pending])
+            for index, error in zip(pending, refused, strict=True):
+                errors[index] = error
+            pending = [index for index in pending if errors[index] is not None]
+            delay = ANSWER_WRITE_BACKOFF_SECONDS * 2**attempt
+            if not pending or attempt + 1 == ANSWER_WRITE_TRIES or delay > remaining_seconds() - 1:
+                break
+            self.sleep(delay)
+        for entry, error in zip(entries, errors, strict=True):
+            if error is None:
                 self.unwritten.pop(entry.target, None)
-                return None
-        return None  # unreachable: the loop returns
+        return errors
 
     def try_write(self, entry: LedgerEntry) -> bool:
         """A step on the way (retrying, failed, rejected): if the ledger is down, the record's

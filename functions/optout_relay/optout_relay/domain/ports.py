@@ -3,7 +3,7 @@ with boto3; tests use in-memory fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from optout_relay.domain.model import (
@@ -17,6 +17,7 @@ from optout_relay.domain.model import (
     Status,
 )
 from optout_relay.domain.targets import Account
+from optout_relay.errors import TransientError
 
 
 class Ledger(Protocol):
@@ -44,6 +45,10 @@ class Ledger(Protocol):
         """Write one step; never overwrite a success (``unsubscribed`` may replace
         ``not_subscribed``: the provider's removal is the stronger fact). ``False`` if the
         write was not needed: a success already there, or this very write already applied."""
+
+    def record_all(self, entries: Sequence[LedgerEntry]) -> list[TransientError | None]:
+        """Write several steps together (final outcomes share round trips), by the rules of
+        ``record``; for each, ``None`` once stored, else the error that kept it out."""
 
 
 class ProviderClient(Protocol):

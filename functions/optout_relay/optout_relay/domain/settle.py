@@ -95,11 +95,13 @@ class Settler:
         """Records what each target's result means, then decides the record's fate, once."""
         tally = Tally(timeline=timeline, single=not plan.request.fans_out)
         final_receive = message.receive_count >= self.max_receive_count
+        answered = [r for r in results if r.step is Step.ANSWERED and not r.duplicate]
+        self._record_answers(message, answered, tally, remaining_seconds)
         for result in results:
             if result.duplicate:
                 tally.shared(result, self.metrics)
             elif result.step is Step.ANSWERED:
-                self._record_answer(message, result, tally, remaining_seconds)
+                continue
             elif result.step is Step.NOT_APPLICABLE:
                 entry = tally.entry(message, result.optout, Status.NOT_SUBSCRIBED, 0, error=result.error)
                 if self.effects.try_write(entry):
@@ -119,34 +121,46 @@ class Settler:
             self._summarise(plan, results, tally)
         return self._fate(message, plan.request.event_id, tally)
 
-    def _record_answer(
+    def _record_answers(
         self,
         message: InboundMessage,
-        result: TargetResult,
+        results: list[TargetResult],
         tally: Tally,
         remaining_seconds: Callable[[], float],
     ) -> None:
-        optout, answer = result.optout, result.answer
-        assert answer is not None
-        entry = tally.entry(
-            message, optout, answer.status, result.calls, answer.http_status or None, evidence=answer.evidence
-        )
-        failure = self.effects.write_answer(message, entry, remaining_seconds)
-        if failure is not None:
-            tally.write_error = failure
-            tally.unwritten.append(Confirmation(optout.target, answer, result.calls))
-            self.metrics.count(optout.provider, "ConfirmationCarried")
-            return
-        logger.info(
-            "Opt-out relayed",
-            extra={
-                "target": mask_numbers(optout.short_target),
-                "status": answer.status.value,
-                "http_status": answer.http_status,
-            },
-        )
-        self._count(optout, answer.status)
-        tally.settled.append(answer.status)
+        """The providers' answers, written together: one wait for the ledger, not one each."""
+        entries = []
+        for result in results:
+            assert result.answer is not None
+            entries.append(
+                tally.entry(
+                    message,
+                    result.optout,
+                    result.answer.status,
+                    result.calls,
+                    result.answer.http_status or None,
+                    evidence=result.answer.evidence,
+                )
+            )
+        failures = self.effects.write_answers(entries, remaining_seconds) if entries else []
+        for result, failure in zip(results, failures, strict=True):
+            optout, answer = result.optout, result.answer
+            assert answer is not None
+            if failure is not None:
+                tally.write_error = failure
+                tally.unwritten.append(Confirmation(optout.target, answer, result.calls))
+                self.metrics.count(optout.provider, "ConfirmationCarried")
+                continue
+            logger.info(
+                "Opt-out relayed",
+                extra={
+                    "target": mask_numbers(optout.short_target),
+                    "status": answer.status.value,
+                    "http_status": answer.http_status,
+                },
+            )
+            self._count(optout, answer.status)
+            tally.settled.append(answer.status)
 
     def _record_final_failure(self, message: InboundMessage, result: TargetResult, tally: Tally) -> None:
         """A permanent failure, or retries exhausted on the last receive: this target's own

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -73,12 +74,14 @@ class ProviderCaller:
                 # call, or the call could land outside the window the grant accounts for.
                 credentials = self._credentials(client, account, refresh=refetch)
                 refetch = False
-                wait = self._budget_wait(account, waited=waited)
-                if wait > 0:
-                    self.metrics.count(optout.provider, "Deferred")
-                    return TargetResult(optout, Step.POSTPONED, calls, wait=wait, reason="no_rate_budget")
-                calls += 1
-                answer = self._call(client, account, optout, credentials, refetched=refetched)
+                # The call's slot before its grant, for the same reason.
+                with self.slots or nullcontext():
+                    wait = self._budget_wait(account, waited=waited)
+                    if wait > 0:
+                        self.metrics.count(optout.provider, "Deferred")
+                        return TargetResult(optout, Step.POSTPONED, calls, wait=wait, reason="no_rate_budget")
+                    calls += 1
+                    answer = self._call(client, account, optout, credentials, refetched=refetched)
             except CredentialsRejected:
                 # A rotated key: fetch the secret again and go round once more, taking budget
                 # for that call too.
@@ -138,8 +141,6 @@ class ProviderCaller:
         refetched: bool,
     ) -> CallResult:
         """One provider call. A 401 with a freshly fetched secret is transient, not retried now."""
-        if self.slots is not None:
-            self.slots.acquire()
         started = time.monotonic()
         try:
             with provider_subsegment(client.name):
@@ -156,5 +157,3 @@ class ProviderCaller:
             ) from None
         finally:
             self.metrics.latency(client.name, time.monotonic() - started)
-            if self.slots is not None:
-                self.slots.release()
