@@ -161,6 +161,7 @@ class FakeSecrets:
 class RecordingSourceQueue:
     deferred: list[tuple[str, float]] = field(default_factory=list)
     requeued: list[tuple[str, int, str]] = field(default_factory=list)
+    prior_receives: list[int] = field(default_factory=list)
     carried: list[str | None] = field(default_factory=list)
     failures: list[Exception] = field(default_factory=list)
 
@@ -168,12 +169,19 @@ class RecordingSourceQueue:
         self.deferred.append((message.message_id, seconds))
 
     def requeue(
-        self, message: InboundMessage, delay_seconds: int, event_id: str, *, confirmation: str | None = None
+        self,
+        message: InboundMessage,
+        delay_seconds: int,
+        event_id: str,
+        *,
+        confirmation: str | None = None,
+        prior_receives: int = 0,
     ) -> None:
         if self.failures:
             raise self.failures.pop(0)
         self.requeued.append((message.message_id, delay_seconds, event_id))
         self.carried.append(confirmation)
+        self.prior_receives.append(prior_receives)
 
 
 @dataclass

@@ -5,6 +5,7 @@ then moves exhausted ones to the DLQ)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,15 @@ def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[
         "eventSourceARN": queue_arn,
         "awsRegion": region,
     }
+
+
+class QueueNotDrained(RuntimeError):
+    """Messages were still in the queue when the drain's time was up."""
+
+    def __init__(self, left: int, seconds: float) -> None:
+        super().__init__(f"{left} message(s) still in the queue after {seconds:.0f} s")
+        self.left = left
+        self.seconds = seconds
 
 
 @dataclass
@@ -112,10 +122,22 @@ class EventSourceMapping:
         )["Attributes"]
         return sum(int(value) for value in attributes.values())
 
-    def drain(self, max_batches: int = 10_000, on_batch: Callable[[BatchResult], None] | None = None) -> int:
-        """Poll until the queue holds nothing; returns the number of batches handled."""
+    def drain(
+        self,
+        max_batches: int = 10_000,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        *,
+        max_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> int:
+        """Poll until the queue holds nothing; returns the number of batches handled.
+        ``max_seconds``: give up after that long (``QueueNotDrained``), since a message
+        may keep coming back for as long as its target keeps failing."""
+        started = clock()
         batches, wait = 0, 0
         while batches < max_batches:
+            if max_seconds is not None and clock() - started >= max_seconds:
+                raise QueueNotDrained(self.in_flight(), clock() - started)
             result = self.poll_once(wait_seconds=wait)
             if result.received:
                 batches, wait = batches + 1, 0

@@ -139,5 +139,24 @@ def test_up_with_a_targets_document(cli: Cli, state_dir: Path, tmp_path: Path) -
         shown = cli.json("targets", "show")
         assert shown["version"] == 1
         assert shown["document"] == json.loads(json.dumps(document))
+        # brand-b's base URL is off this machine: said at once, and its target ends failed
+        # in the DLQ after its receives, not postponed for ever. The document's other lists
+        # exist at the simulators.
+        assert "tatango-brand-b: base_url https://tatango.example.com/ is not the local" in started.stderr
+        assert cli("publish", "--everywhere", "--phone", "+12065550100").exit_code == 0
+        drained = cli("local", "drain", "--max-seconds", "120")
+        assert drained.exit_code == 0, drained.output
+        items = cli.json("status", "+12065550100")["items"]
+        by_account = {(item["account"], item["status"]) for item in items}
+        assert by_account == {
+            ("tatango-brand-a", "not_subscribed"),
+            ("tatango-brand-b", "failed"),
+            ("trackly", "not_subscribed"),
+        }
+        assert {item.get("error_code") for item in items if item["status"] == "failed"} <= {
+            "timeout",
+            "connection_error",
+        }
+        assert [row["target"] for row in cli.json("dlq", "list")["messages"]] == ["tatango-brand-b#5000"]
     finally:
         assert cli("local", "down").exit_code == 0

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from optout_relay_dev.emulator import EmulatorState, write_state
+from optout_relay_dev.simulators.faults import Fault
 
 from .conftest import TATANGO_LIST, TRACKLY_LIST, Cli, Local, write_csv
 from .fanout_items import put_items, summary_item, target_row
@@ -177,3 +178,14 @@ def test_status_table_shows_each_fan_out_and_its_targets(cli: Cli, local: Local)
     assert "Fan-outs: 1 of 2 complete; not yet: fan-2 (1/2)." in out
     assert "Not settled at 2 of 5 target(s):" in out
     assert "tatango-b 4245 (rejected)" in out and "tatango-b 4246 (pending)" in out
+
+
+def test_drain_stops_at_its_time_limit_and_says_what_is_left(cli: Cli, local: Local) -> None:
+    # A Retry-After beyond the relay's cap: the record is deferred for two minutes, not slept on.
+    local.simulator("trackly").script(Fault.rate_limited(retry_after="120"))
+    local.send({"provider": "trackly", "phone_number": "+12065550100", "list_number": TRACKLY_LIST})
+    result = cli("local", "drain", "--max-seconds", "2")
+    assert result.exit_code == 1
+    assert "1 message(s) still in the queue after 2 s" in result.stderr
+    assert "are not lost" in result.stderr
+    assert local.depth(local.state.queue_url) == 1

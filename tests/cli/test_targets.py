@@ -254,3 +254,18 @@ def test_parse_document_uses_the_contracts(stack: Any) -> None:
     target = resolve_stack(STACK, "us-east-1", ["TargetsTableName"])
     assert target.output("TargetsTableName") == "relay-test-targets"
     assert parse_document(sample_document(), "us").accounts[0].base_url == "https://app.tatango.com"
+
+
+def test_applying_locally_warns_about_a_base_url_off_this_machine(
+    cli: Cli, local: Local, tmp_path: Path
+) -> None:
+    raw = sample_document()
+    raw["accounts"][1]["base_url"] = "https://app.tatango.com"
+    raw["accounts"][2]["base_url"] = local.simulator("trackly").base_url
+    applied = cli("targets", "apply", str(write(tmp_path / "targets.yaml", raw)))
+    assert applied.exit_code == 0, applied.output
+    warnings = [line for line in applied.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {raw['accounts'][1]['id']}: base_url https://app.tatango.com is not the local "
+        "simulator; its calls will fail. Leave base_url out to use the simulator."
+    ]

@@ -75,12 +75,30 @@ def test_a_429_shrinks_the_budget_for_a_while() -> None:
     assert budget.shrunk == [("trackly", 0.5, 120)]
 
 
-def test_budget_spent_between_retries_defers_and_records_the_attempt() -> None:
+def test_budget_spent_after_a_failure_gives_the_record_back_as_that_failure() -> None:
     unavailable = TransientError("provider_unavailable", "503", http_status=503)
     world, _ = budgeted(unavailable, waits=[0.0, 1.5])
-    assert world.handle().fate is Fate.DEFERRED
+    outcome = world.handle()
+    # A retry, counted by the receive limit, not a postponement that no limit counts.
+    assert (outcome.fate, outcome.reason) == (Fate.GIVE_BACK, "provider_unavailable")
+    assert world.queue.deferred == [("msg-1", 1.5)] and world.queue.requeued == []
     item = world.ledger.only()
     assert (item["status"], item["attempts"]) == ("retrying", 1)
+
+
+def test_a_target_failing_on_every_delivery_reaches_its_dead_letter_despite_the_budget() -> None:
+    """Each delivery: one call that times out, then no budget for its retry. Near the
+    receive limit that must not become a fresh copy (a postponement would), or a provider
+    that never answers would keep the record going round for ever."""
+    timeout = TransientError("timeout", "tatango did not answer within 10 s")
+    world, _ = budgeted(*[timeout] * 5, waits=[0.0, 3.0] * 5)
+    fates = [world.handle(receive_count=receive).fate for receive in range(1, 6)]
+    assert fates == [Fate.GIVE_BACK] * 4 + [Fate.DONE]
+    assert world.queue.requeued == []
+    assert len(world.provider.calls) == 5
+    (dead_letter,) = world.dlq.sent
+    assert dead_letter["error_code"] == "timeout"
+    assert world.ledger.only()["status"] == "failed"
 
 
 def test_a_first_delivery_queues_for_budget_and_a_record_that_waited_does_not() -> None:
@@ -125,3 +143,26 @@ def test_no_budget_for_the_call_after_a_401_defers_it_instead() -> None:
     world, budget = budgeted(CredentialsRejected("unauthorized", "401", http_status=401), waits=[0.0, 2.5])
     assert world.handle().fate is Fate.DEFERRED
     assert len(world.provider.calls) == 1 and budget.taken == ["trackly", "trackly"]
+
+
+def test_a_target_that_fails_whenever_the_budget_lets_it_try_still_reaches_its_dead_letter() -> None:
+    """Failure and postponement taking turns: the postponement at the receive limit makes a
+    fresh copy, which keeps counting the receives of the target that had failed."""
+    timeout = TransientError("timeout", "tatango did not answer within 10 s")
+    world, _ = budgeted(timeout, timeout, waits=[0.0, 3.0, 3.0, 3.0, 3.0, 0.0, 3.0])
+    assert world.handle(receive_count=1).fate is Fate.GIVE_BACK  # a call, then no budget: counted
+    assert world.handle(receive_count=2).fate is Fate.DEFERRED  # no budget, no call
+    assert world.handle(receive_count=3).fate is Fate.DEFERRED
+    assert world.handle(receive_count=4).status is Status.DEFERRED  # a fresh copy takes its place
+    assert world.queue.requeued == [("msg-1", 3, "ev-1")] and world.queue.prior_receives == [4]
+    assert world.dlq.sent == []
+    copy = world.handle(receive_count=1, pinned_event_id="ev-1", prior_receives=4)
+    assert copy.fate is Fate.DONE  # its fifth receive: the target fails again and is dead-lettered
+    (dead_letter,) = world.dlq.sent
+    assert dead_letter["error_code"] == "timeout" and world.ledger.only()["status"] == "failed"
+
+
+def test_a_postponed_target_that_never_failed_starts_its_copy_afresh() -> None:
+    world, _ = budgeted(waits=[4.0])
+    world.handle(receive_count=4)
+    assert world.queue.prior_receives == [0]

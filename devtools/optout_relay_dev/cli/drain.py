@@ -37,8 +37,10 @@ def drain(
     description: str = "Draining",
     console: Console | None = None,
     function_timeout: float = 60.0,
+    max_seconds: float | None = None,
 ) -> DrainStats:
-    """Poll until the queue holds nothing (visible, in flight or delayed)."""
+    """Poll until the queue holds nothing (visible, in flight or delayed), or for at most
+    ``max_seconds`` (then ``QueueNotDrained``)."""
     mapping = EventSourceMapping(
         sqs,
         queue_url,
@@ -65,7 +67,7 @@ def drain(
                 detail=f"{stats.batch_item_failures} given back for retry · {left} left",
             )
 
-        mapping.drain(on_batch=on_batch)
+        mapping.drain(on_batch=on_batch, max_seconds=max_seconds)
         bar.update(task, completed=size, detail=f"{stats.batch_item_failures} given back for retry · done")
     stats.seconds = time.monotonic() - started
     return stats

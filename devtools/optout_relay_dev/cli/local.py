@@ -23,16 +23,24 @@ from optout_relay_dev.cli.errors import CliError
 from optout_relay_dev.cli.publish import PhoneRegionOption
 from optout_relay_dev.cli.rows import read_file, validate
 from optout_relay_dev.cli.runtime import local_function
-from optout_relay_dev.cli.seeding import events_in_bodies, merge, sample_event_bodies, subscriptions_for
+from optout_relay_dev.cli.seeding import (
+    events_in_bodies,
+    lists_of,
+    merge,
+    sample_event_bodies,
+    subscriptions_for,
+)
 from optout_relay_dev.cli.target import local_target, process_alive, resolve_local, running_state, state_file
 from optout_relay_dev.cli.targets import apply_document, load_valid
 from optout_relay_dev.emulator import READY_LINE, EmulatorState, read_state
+from optout_relay_dev.event_source import QueueNotDrained
 
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
 LOG_FILE_NAME = "local.log"
 SEED_FILE_NAME = "local-subscriptions.json"
 DRAIN_LOG_FILE_NAME = "drain-logs.jsonl"
+DRAIN_MAX_SECONDS = 300.0
 
 local_app = typer.Typer(
     help="The local emulation (moto server + provider simulators) as a background process.",
@@ -64,8 +72,8 @@ def up(
         Path | None,
         typer.Option(
             "--targets",
-            help="A targets document (.yaml/.json) to apply as version 1; its accounts' secrets are "
-            "created with the simulators' credentials.",
+            help="A targets document (.yaml/.json) to apply as version 1; its lists exist at the "
+            "simulators and its accounts' secrets are created with the simulators' credentials.",
         ),
     ] = None,
     phone_region: PhoneRegionOption = "US",
@@ -86,6 +94,8 @@ def up(
     # Refused before anything starts: an invalid document never reaches the table.
     document = load_valid(targets, phone_region) if targets is not None else None
     documents = [subscriptions_for(events_in_bodies(sample_event_bodies()))]
+    if document is not None:
+        documents.append(lists_of(document[1]))
     for path in subscribed or []:
         rows, _ = read_file(path)
         validation = validate(rows, "US", path.name)
@@ -241,7 +251,19 @@ def status(ctx: typer.Context) -> None:
 
 
 @local_app.command("drain")
-def drain(ctx: typer.Context) -> None:
+def drain(
+    ctx: typer.Context,
+    *,
+    max_seconds: Annotated[
+        float,
+        typer.Option(
+            "--max-seconds",
+            min=1.0,
+            help="Stop after this long even if messages are still coming back (a target that "
+            "keeps failing, a tight rate budget), and say how many are left.",
+        ),
+    ] = DRAIN_MAX_SECONDS,
+) -> None:
     """Relay everything in the local queue with the real handler, until it is empty.
 
     This is the event source mapping's job on AWS; nothing else consumes the local queue.
@@ -258,7 +280,16 @@ def drain(ctx: typer.Context) -> None:
         return
     log_path = state_dir / DRAIN_LOG_FILE_NAME
     with local_function(state.function_environment, log_path) as handler:
-        stats = drain_queue(sqs, state.queue_url, handler, total=waiting, description="Draining")
+        try:
+            stats = drain_queue(
+                sqs, state.queue_url, handler, total=waiting, description="Draining", max_seconds=max_seconds
+            )
+        except QueueNotDrained as stopped:
+            raise CliError(
+                f"{stopped}: they keep coming back (a target failing on each delivery, or waiting "
+                "for rate budget) and are not lost; `optout-relay local drain` goes on, "
+                f"`optout-relay status PHONE` shows each target's attempts, handler logs: {log_path}"
+            ) from None
     dead = queue_depth(sqs, state.dead_letter_queue_url)
     out.print(
         f"Handled {stats.records} record(s) in {stats.batches} batch(es) in {stats.seconds:.1f} s "

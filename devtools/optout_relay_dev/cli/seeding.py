@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from optout_relay.domain.model import InboundMessage
+from optout_relay.domain.targets import TargetsDocument
 from optout_relay.errors import InvalidEvent
 
 from optout_relay_dev.cli.event_reading import ReadEvent, read_event
@@ -26,6 +27,16 @@ def subscriptions_for(events: Iterable[ReadEvent]) -> dict[str, Any]:
         if event.provider is not None and event.list_ref is not None:
             numbers = lists.setdefault(event.provider, {}).setdefault(event.list_ref.value, [])
             numbers.append(event.phone.e164)
+    return {provider: {"lists": by_list} for provider, by_list in lists.items()}
+
+
+def lists_of(document: TargetsDocument) -> dict[str, Any]:
+    """Every list of a targets document, with no one subscribed: the sender's lists exist at
+    its providers, so locally they exist at the simulators."""
+    lists: dict[str, dict[str, list[str]]] = {}
+    for account in document.accounts:
+        for target_list in account.lists:
+            lists.setdefault(account.provider, {}).setdefault(target_list.ref.value, [])
     return {provider: {"lists": by_list} for provider, by_list in lists.items()}
 
 

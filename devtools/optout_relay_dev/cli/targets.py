@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 import yaml
@@ -34,6 +35,7 @@ from optout_relay_dev.cli.targets_changes import Changes, diff_documents
 from optout_relay_dev.simulators.registry import local_secrets
 
 MAX_CHANGES_SHOWN = 60
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 FileArgument = Annotated[Path, typer.Argument(help="The document: a .yaml/.yml or .json file.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
@@ -99,6 +101,22 @@ def _warn_about_secrets(target: Target, document: TargetsDocument) -> None:
         )
 
 
+def _warn_about_base_urls(target: Target, raw: Any) -> None:
+    """The local emulation's function calls the simulators unless an account names another
+    base URL; one off this machine would not answer (no network), so its targets time out
+    and end in the DLQ as ``failed``."""
+    if not target.is_local:
+        return
+    for account in raw.get("accounts", []) if isinstance(raw, dict) else []:
+        base_url = account.get("base_url") if isinstance(account, dict) else None
+        if isinstance(base_url, str) and urlsplit(base_url).hostname not in LOOPBACK_HOSTS:
+            terminal.stderr().print(
+                f"[yellow]warning:[/] {escape(str(account.get('id')))}: base_url {escape(base_url)} is not "
+                "the local simulator; its calls will fail. Leave base_url out to use the simulator.",
+                soft_wrap=True,
+            )
+
+
 @targets_app.command("validate")
 def validate(
     file: FileArgument, *, phone_region: PhoneRegionOption = "US", json_output: JsonOption = False
@@ -124,7 +142,7 @@ def diff(
     region: RegionOption = None,
 ) -> None:
     """What `apply FILE` would change in the version in force (nothing is written)."""
-    _, document = load_valid(file, phone_region)
+    raw, document = load_valid(file, phone_region)
     target = resolve(stack_name, region, state_dir_of(ctx), required=[TARGETS_TABLE])
     versions = read_versions(target, phone_region)
     changes = diff_documents(versions.in_force.document if versions.in_force else None, document)
@@ -134,6 +152,7 @@ def diff(
         return
     _warn_about_versions(target, versions)
     _warn_about_secrets(target, document)
+    _warn_about_base_urls(target, raw)
     base = f"version {in_force}" if in_force else "no document (the default accounts)"
     out = terminal.stdout()
     if not changes:
@@ -182,6 +201,7 @@ def apply_document(
     out = terminal.stderr() if quiet else terminal.stdout()
     _warn_about_versions(target, versions)
     _warn_about_secrets(target, document)
+    _warn_about_base_urls(target, raw)
     if in_force is not None and in_force.stored.version == versions.latest and not changes:
         out.print(f"No change: version {versions.latest} already says this; nothing was written.")
         return {"version": versions.latest, "applied": False, "changes": []}

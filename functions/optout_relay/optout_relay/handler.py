@@ -24,6 +24,7 @@ from optout_relay.aws.source_queue import (
     CARRIED_CONFIRMATION,
     PINNED_EVENT_ID,
     PINNED_RECEIVED_AT,
+    PRIOR_RECEIVES,
     REDRIVE_TARGET,
 )
 from optout_relay.batch import ConcurrentSqsProcessor, every_record_failed, settle_record
@@ -62,6 +63,7 @@ def inbound_message(record: SQSRecord) -> InboundMessage:
         carried_confirmation=_string_attribute(record, CARRIED_CONFIRMATION),
         redrive_target=_string_attribute(record, REDRIVE_TARGET),
         first_seen_at=_string_attribute(record, PINNED_RECEIVED_AT) or _sent_at(record),
+        prior_receives=_count(_string_attribute(record, PRIOR_RECEIVES)),
     )
 
 
@@ -92,8 +94,11 @@ def readable_messages(records: list[Any]) -> list[InboundMessage]:
 
 
 def _receive_count(record: SQSRecord) -> int:
-    raw = _attribute(record, "ApproximateReceiveCount")
-    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() else 1
+    return _count(_attribute(record, "ApproximateReceiveCount"), default=1)
+
+
+def _count(raw: str | None, default: int = 0) -> int:
+    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() else default
 
 
 def _string_attribute(record: SQSRecord, name: str) -> str | None:

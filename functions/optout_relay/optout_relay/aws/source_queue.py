@@ -23,6 +23,9 @@ CARRIED_CONFIRMATION = "optout_confirmation"
 # On a dead letter of one target's permanent failure (and so on its redriven copy): the
 # id of the target (``domain.model.target_id``) a redrive tries again.
 REDRIVE_TARGET = "target_id"
+# On a fresh copy that replaced a postponed record whose target had already failed: the
+# receives the original had used, which still count towards the retry limit.
+PRIOR_RECEIVES = "optout_prior_receives"
 
 
 class SqsSourceQueue:
@@ -44,10 +47,18 @@ class SqsSourceQueue:
             logger.warning("Could not defer the record", extra={"error": error.__class__.__name__})
 
     def requeue(
-        self, message: InboundMessage, delay_seconds: int, event_id: str, *, confirmation: str | None = None
+        self,
+        message: InboundMessage,
+        delay_seconds: int,
+        event_id: str,
+        *,
+        confirmation: str | None = None,
+        prior_receives: int = 0,
     ) -> None:
         """Not best effort: if the copy cannot be sent, the original must stay on the queue."""
         attributes = {PINNED_EVENT_ID: event_id}
+        if prior_receives > 0:
+            attributes[PRIOR_RECEIVES] = str(prior_receives)
         if message.first_seen_at:  # the copy is the same opt-out: received when the original was
             attributes[PINNED_RECEIVED_AT] = message.first_seen_at
         if confirmation is not None:

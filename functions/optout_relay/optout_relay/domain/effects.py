@@ -147,15 +147,21 @@ class Effects:
         )
         return RecordOutcome.done(answers[0].result.status)
 
-    def postpone(self, message: InboundMessage, event_id: str, wait: float, reason: str) -> RecordOutcome:
+    def postpone(
+        self, message: InboundMessage, event_id: str, wait: float, reason: str, *, failed_before: bool = False
+    ) -> RecordOutcome:
         """Not now (no rate budget, or no time left to call): come back later. Never slept on,
-        never counted as an error, and never a reason for the redrive policy to take it."""
+        never counted as an error, and never a reason for the redrive policy to take it.
+        ``failed_before``: a target already failed on an earlier receive; those receives keep
+        counting, or a target that fails whenever the budget lets it try would never reach
+        its dead letter."""
         delay = max(1, math.ceil(wait))
         if message.receive_count >= self.max_receive_count - 1 and not message.is_fifo:
             # One more receive would hand the message to the redrive policy: a fresh copy
             # (receive count 0) takes its place.
             try:
-                self.source_queue.requeue(message, delay, event_id)
+                prior = message.receives if failed_before else 0
+                self.source_queue.requeue(message, delay, event_id, prior_receives=prior)
             except TransientError as error:
                 logger.warning("Could not re-enqueue a fresh copy", extra={"error_code": error.code})
             else:

@@ -126,6 +126,14 @@ class InboundMessage:
     # When the relay first had the message: a copy's ``optout_received_at`` attribute, else
     # when SQS accepted it (``SentTimestamp``); ISO-8601 UTC.
     first_seen_at: str | None = None
+    # Set on a fresh copy of a postponed record whose target had failed before: the
+    # receives of the messages it replaced (``optout_prior_receives``).
+    prior_receives: int = 0
+
+    @property
+    def receives(self) -> int:
+        """Receives that count towards the retry limit: this message's and its forerunners'."""
+        return self.receive_count + self.prior_receives
 
     @property
     def is_fifo(self) -> bool:

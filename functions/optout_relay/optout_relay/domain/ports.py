@@ -86,10 +86,17 @@ class SourceQueue(Protocol):
         """Keep the message invisible for ``seconds`` before SQS redelivers it."""
 
     def requeue(
-        self, message: InboundMessage, delay_seconds: int, event_id: str, *, confirmation: str | None = None
+        self,
+        message: InboundMessage,
+        delay_seconds: int,
+        event_id: str,
+        *,
+        confirmation: str | None = None,
+        prior_receives: int = 0,
     ) -> None:
         """Send a fresh copy (receive count 0) delivered after ``delay_seconds``, keeping the
-        event's id and, when given, the provider's answer it carries (``Confirmation``)."""
+        event's id and, when given, the provider's answer it carries (``Confirmation``) and
+        the receives that still count towards the retry limit."""
 
 
 class RateBudget(Protocol):

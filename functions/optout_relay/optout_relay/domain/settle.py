@@ -52,6 +52,7 @@ class Tally:
     write_error: TransientError | None = None
     back: list[TargetResult] = field(default_factory=list)
     postponed: list[TargetResult] = field(default_factory=list)
+    failed_before: bool = False  # a postponed target had failed on an earlier receive
     dead_letter_failure: TransientError | None = None
     timeline: Timeline | None = None
     single: bool = False  # a one-target opt-out: its final outcome completes it
@@ -94,7 +95,7 @@ class Settler:
     ) -> RecordOutcome:
         """Records what each target's result means, then decides the record's fate, once."""
         tally = Tally(timeline=timeline, single=not plan.request.fans_out)
-        final_receive = message.receive_count >= self.max_receive_count
+        final_receive = message.receives >= self.max_receive_count
         answered = [r for r in results if r.step is Step.ANSWERED and not r.duplicate]
         self._record_answers(message, answered, tally, remaining_seconds)
         for result in results:
@@ -117,6 +118,8 @@ class Settler:
                 if result.calls:
                     self.effects.try_write(tally.entry(message, result.optout, Status.RETRYING, result.calls))
                 tally.postponed.append(result)
+                key = (result.optout.phone.e164, result.optout.target)
+                tally.failed_before = tally.failed_before or statuses.get(key) is Status.RETRYING
         if plan.request.fans_out and (tally.settled or not all(r.known in FINAL for r in results)):
             self._summarise(plan, results, tally)
         return self._fate(message, plan.request.event_id, tally)
@@ -194,7 +197,8 @@ class Settler:
             return RecordOutcome.give_back(code, Status.RETRYING)
         if tally.postponed:
             wait = max(r.wait for r in tally.postponed)
-            return self.effects.postpone(message, event_id, wait, tally.postponed[0].reason or "postponed")
+            reason = tally.postponed[0].reason or "postponed"
+            return self.effects.postpone(message, event_id, wait, reason, failed_before=tally.failed_before)
         return RecordOutcome.done(_strongest(tally.settled + tally.known))
 
     def _summarise(self, plan: Plan, results: list[TargetResult], tally: Tally) -> None:

@@ -65,10 +65,11 @@ class ProviderCaller:
         client = self.clients.client_for(account)
         calls = tries = 0
         refetch = refetched = False
+        failure: TransientError | None = None  # the last transient failure in this invocation
         while True:
             if not self.retry_policy.call_fits(remaining_seconds()):
                 self.metrics.count(optout.provider, "OutOfTime")
-                return TargetResult(optout, Step.POSTPONED, calls, wait=1, reason="out_of_time")
+                return self._not_now(optout, calls, failure, wait=1, reason="out_of_time")
             try:
                 # Credentials before the budget: nothing slow may sit between a grant and its
                 # call, or the call could land outside the window the grant accounts for.
@@ -79,7 +80,7 @@ class ProviderCaller:
                     wait = self._budget_wait(account, waited=waited)
                     if wait > 0:
                         self.metrics.count(optout.provider, "Deferred")
-                        return TargetResult(optout, Step.POSTPONED, calls, wait=wait, reason="no_rate_budget")
+                        return self._not_now(optout, calls, failure, wait=wait, reason="no_rate_budget")
                     calls += 1
                     answer = self._call(client, account, optout, credentials, refetched=refetched)
             except CredentialsRejected:
@@ -91,7 +92,7 @@ class ProviderCaller:
             except PermanentError as error:
                 return TargetResult(optout, Step.REJECTED, calls, error=error)
             except TransientError as error:
-                tries += 1
+                tries, failure = tries + 1, error
                 self._shrink_budget_after(account, error)
                 decision = self.retry_policy.decide(tries, error, remaining_seconds())
                 if decision.delay is None:
@@ -108,6 +109,18 @@ class ProviderCaller:
                 self.sleep(decision.delay)
                 continue
             return TargetResult(optout, Step.ANSWERED, calls, answer=answer)
+
+    @staticmethod
+    def _not_now(
+        optout: OptOut, calls: int, failure: TransientError | None, *, wait: float, reason: str
+    ) -> TargetResult:
+        """No budget or no time for the next call. Before any failure that is a postponement,
+        which no receive limit counts; after one it is that failure's retry, which the receive
+        limit does count: a target that fails on every delivery (a provider that is down, a
+        wrong base URL) must reach its dead letter, never be postponed round and round."""
+        if failure is None:
+            return TargetResult(optout, Step.POSTPONED, calls, wait=wait, reason=reason)
+        return TargetResult(optout, Step.RETRY, calls, error=failure, defer_for=wait)
 
     def _budget_wait(self, account: Account, *, waited: bool) -> float:
         if self.budget is None or account.max_rps is None:
