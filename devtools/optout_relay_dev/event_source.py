@@ -137,7 +137,10 @@ class EventSourceMapping:
         batches, wait = 0, 0
         while batches < max_batches:
             if max_seconds is not None and clock() - started >= max_seconds:
-                raise QueueNotDrained(self.in_flight(), clock() - started)
+                left = self.in_flight()
+                if left == 0:
+                    return batches
+                raise QueueNotDrained(left, clock() - started)
             result = self.poll_once(wait_seconds=wait)
             if result.received:
                 batches, wait = batches + 1, 0

@@ -250,3 +250,21 @@ def test_a_record_without_sqs_attributes_is_handled_and_cannot_stop_its_batch(wo
     assert response == {"batchItemFailures": []}
     (item,) = world.ledger(TRACKLY_PHONE)
     assert item["status"] == "unsubscribed" and item["received_at"].endswith("Z")
+
+
+def test_receives_carried_by_a_fresh_copy_still_count_and_junk_counts_nothing(world: RelayWorld) -> None:
+    world.trackly.faults.set_rates(FaultRates(server_error=1.0))
+    for event_id, prior in (("e-copy", "4"), ("e-junk", "9" * 40), ("e-minus", "-3")):
+        world.sqs.send_message(
+            QueueUrl=world.stack.queue_url,
+            MessageBody=json.dumps(trackly_event(event_id=event_id)),
+            MessageAttributes={"optout_prior_receives": {"DataType": "String", "StringValue": prior}},
+        )
+    world.mapping().drain(max_batches=50)
+    letters = {json.loads(letter["body"])["event_id"]: letter for letter in world.dead_letters()}
+    assert set(letters) == {"e-copy", "e-junk", "e-minus"}
+    # Four receives were used before this copy: its first receive is its fifth, and last.
+    assert letters["e-copy"]["source_receive_count"] == "1"
+    # A value the relay could not have written counts as none: five receives of its own.
+    assert letters["e-junk"]["source_receive_count"] == letters["e-minus"]["source_receive_count"] == "5"
+    assert {letter["error_code"] for letter in letters.values()} == {"provider_unavailable"}

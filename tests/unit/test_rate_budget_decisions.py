@@ -166,3 +166,30 @@ def test_a_postponed_target_that_never_failed_starts_its_copy_afresh() -> None:
     world, _ = budgeted(waits=[4.0])
     world.handle(receive_count=4)
     assert world.queue.prior_receives == [0]
+
+
+def test_a_429_then_no_budget_is_waiting_not_a_failure() -> None:
+    limited = TransientError("rate_limited", "429", http_status=429, retry_after=1)
+    world, _ = budgeted(limited, waits=[0.0, 2.0])
+    outcome = world.handle(receive_count=5)  # even on the last receive: nothing is dead-lettered
+    assert outcome.status is Status.DEFERRED and world.dlq.sent == []
+    assert world.count("Deferred") == 1 and world.count("Failed") == 0
+
+
+def test_a_failure_then_no_budget_counts_as_a_retry_not_a_deferral() -> None:
+    unavailable = TransientError("provider_unavailable", "503", http_status=503)
+    world, _ = budgeted(unavailable, waits=[0.0, 2.0])
+    world.handle()
+    assert (world.count("Retried"), world.count("Deferred")) == (1, 0)
+
+
+def test_a_copy_postponed_again_adds_up_its_receives() -> None:
+    timeout = TransientError("timeout", "tatango did not answer within 10 s")
+    world, _ = budgeted(timeout, waits=[0.0, 3.0, 3.0, 3.0])
+    world.handle(receive_count=1)  # failed: the ledger says retrying
+    world.handle(receive_count=4, pinned_event_id="ev-1", prior_receives=1)
+    assert world.queue.prior_receives == [5]
+    # A record whose target never failed keeps what it carried, and adds nothing.
+    fresh, _ = budgeted(waits=[3.0])
+    fresh.handle(receive_count=4, pinned_event_id="ev-1", prior_receives=2)
+    assert fresh.queue.prior_receives == [2]

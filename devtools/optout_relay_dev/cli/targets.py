@@ -104,7 +104,8 @@ def _warn_about_secrets(target: Target, document: TargetsDocument) -> None:
 def _warn_about_base_urls(target: Target, raw: Any) -> None:
     """The local emulation's function calls the simulators unless an account names another
     base URL; one off this machine would not answer (no network), so its targets time out
-    and end in the DLQ as ``failed``."""
+    and end in the DLQ as ``failed``. Read from the raw document: parsing fills in the
+    default base URL, which is not the user's choice."""
     if not target.is_local:
         return
     for account in raw.get("accounts", []) if isinstance(raw, dict) else []:

@@ -63,7 +63,7 @@ def inbound_message(record: SQSRecord) -> InboundMessage:
         carried_confirmation=_string_attribute(record, CARRIED_CONFIRMATION),
         redrive_target=_string_attribute(record, REDRIVE_TARGET),
         first_seen_at=_string_attribute(record, PINNED_RECEIVED_AT) or _sent_at(record),
-        prior_receives=_count(_string_attribute(record, PRIOR_RECEIVES)),
+        prior_receives=_small_count(_string_attribute(record, PRIOR_RECEIVES)),
     )
 
 
@@ -94,11 +94,14 @@ def readable_messages(records: list[Any]) -> list[InboundMessage]:
 
 
 def _receive_count(record: SQSRecord) -> int:
-    return _count(_attribute(record, "ApproximateReceiveCount"), default=1)
+    return _small_count(_attribute(record, "ApproximateReceiveCount"), default=1)
 
 
-def _count(raw: str | None, default: int = 0) -> int:
-    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() else default
+def _small_count(raw: str | None, default: int = 0) -> int:
+    """A count SQS or the relay wrote; anything else (a producer's junk) is the default."""
+    if isinstance(raw, str) and 0 < len(raw) <= 6 and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return default
 
 
 def _string_attribute(record: SQSRecord, name: str) -> str | None:

@@ -32,7 +32,7 @@ class Plan:
 
     @property
     def keys(self) -> list[Key]:
-        return [(optout.phone.e164, optout.target) for optout, _ in self.targets]
+        return [optout.ledger_key for optout, _ in self.targets]
 
     def only(self, chosen_id: str) -> Plan:
         """A redriven message retries exactly the target its dead letter named (``target_id``)."""

@@ -117,7 +117,9 @@ class Effects:
         without a reason."""
         if message.receive_count >= self.max_receive_count and not message.is_fifo:
             try:
-                self.source_queue.requeue(message, CARRY_DELAY_SECONDS, event_id)
+                self.source_queue.requeue(
+                    message, CARRY_DELAY_SECONDS, event_id, prior_receives=message.receives
+                )
             except TransientError:
                 logger.error("Could not dead-letter the record nor re-enqueue it")
             else:
@@ -126,11 +128,22 @@ class Effects:
         return RecordOutcome.give_back(failure.code)
 
     def carry(
-        self, message: InboundMessage, event_id: str, answers: list[Confirmation], error: TransientError
+        self,
+        message: InboundMessage,
+        event_id: str,
+        answers: list[Confirmation],
+        error: TransientError,
+        prior_receives: int,
     ) -> RecordOutcome:
         """Answers the ledger refused travel with a fresh copy of the message."""
         try:
-            self.source_queue.requeue(message, CARRY_DELAY_SECONDS, event_id, confirmation=carry(answers))
+            self.source_queue.requeue(
+                message,
+                CARRY_DELAY_SECONDS,
+                event_id,
+                confirmation=carry(answers),
+                prior_receives=prior_receives,
+            )
         except TransientError as failure:
             for answer in answers:
                 if len(self.unwritten) < MAX_UNWRITTEN:
@@ -148,20 +161,17 @@ class Effects:
         return RecordOutcome.done(answers[0].result.status)
 
     def postpone(
-        self, message: InboundMessage, event_id: str, wait: float, reason: str, *, failed_before: bool = False
+        self, message: InboundMessage, event_id: str, wait: float, reason: str, prior_receives: int
     ) -> RecordOutcome:
         """Not now (no rate budget, or no time left to call): come back later. Never slept on,
         never counted as an error, and never a reason for the redrive policy to take it.
-        ``failed_before``: a target already failed on an earlier receive; those receives keep
-        counting, or a target that fails whenever the budget lets it try would never reach
-        its dead letter."""
+        A fresh copy carries ``prior_receives``, the receives that still count."""
         delay = max(1, math.ceil(wait))
         if message.receive_count >= self.max_receive_count - 1 and not message.is_fifo:
             # One more receive would hand the message to the redrive policy: a fresh copy
             # (receive count 0) takes its place.
             try:
-                prior = message.receives if failed_before else 0
-                self.source_queue.requeue(message, delay, event_id, prior_receives=prior)
+                self.source_queue.requeue(message, delay, event_id, prior_receives=prior_receives)
             except TransientError as error:
                 logger.warning("Could not re-enqueue a fresh copy", extra={"error_code": error.code})
             else:

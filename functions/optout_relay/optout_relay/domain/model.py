@@ -82,6 +82,11 @@ class OptOut:
     def short_target(self) -> str:
         return self.target_name or f"{self.provider}#{self.list_ref.value}"
 
+    @property
+    def ledger_key(self) -> tuple[str, str]:
+        """The ledger item's key: phone number and target."""
+        return (self.phone.e164, self.target)
+
 
 def target_id(target_name: str) -> str:
     """A short, digit-free-enough id of a target (``<account>#<list>``) for a DLQ attribute:

@@ -187,7 +187,7 @@ class Relay:
         pending: list[tuple[OptOut, Account]] = []
         results: list[TargetResult] = []
         for optout, account in plan.targets:
-            status = statuses.get((optout.phone.e164, optout.target))
+            status = statuses.get(optout.ledger_key)
             answer = answers.get(optout.target) or self.effects.unwritten.get(optout.target)
             # A redriven dead letter tries its target again, unless it succeeded meanwhile.
             retried = message.redrive_target == target_id(optout.short_target)
@@ -224,7 +224,7 @@ class Relay:
                     return TargetResult(
                         optout, Step.NOT_APPLICABLE, error=PermanentError(problem.code, problem.message)
                     )
-            first, shared = batch.claim((optout.phone.e164, optout.target))
+            first, shared = batch.claim(optout.ledger_key)
             if not first:  # another delivery in this batch is calling this target: its result
                 first_result: TargetResult = shared.result()
                 return replace(first_result, duplicate=True, calls=0)

@@ -52,7 +52,8 @@ class Tally:
     write_error: TransientError | None = None
     back: list[TargetResult] = field(default_factory=list)
     postponed: list[TargetResult] = field(default_factory=list)
-    failed_before: bool = False  # a postponed target had failed on an earlier receive
+    # What a fresh copy of the message carries as receives already counted (``InboundMessage``).
+    prior_receives: int = 0
     dead_letter_failure: TransientError | None = None
     timeline: Timeline | None = None
     single: bool = False  # a one-target opt-out: its final outcome completes it
@@ -95,6 +96,10 @@ class Settler:
     ) -> RecordOutcome:
         """Records what each target's result means, then decides the record's fate, once."""
         tally = Tally(timeline=timeline, single=not plan.request.fans_out)
+        # Once a target has failed, a fresh copy keeps counting this message's receives: a
+        # target that fails whenever the budget lets it try must still reach its dead letter.
+        failed_before = any(statuses.get(r.optout.ledger_key) is Status.RETRYING for r in results)
+        tally.prior_receives = message.receives if failed_before else message.prior_receives
         final_receive = message.receives >= self.max_receive_count
         answered = [r for r in results if r.step is Step.ANSWERED and not r.duplicate]
         self._record_answers(message, answered, tally, remaining_seconds)
@@ -118,8 +123,6 @@ class Settler:
                 if result.calls:
                     self.effects.try_write(tally.entry(message, result.optout, Status.RETRYING, result.calls))
                 tally.postponed.append(result)
-                key = (result.optout.phone.e164, result.optout.target)
-                tally.failed_before = tally.failed_before or statuses.get(key) is Status.RETRYING
         if plan.request.fans_out and (tally.settled or not all(r.known in FINAL for r in results)):
             self._summarise(plan, results, tally)
         return self._fate(message, plan.request.event_id, tally)
@@ -182,7 +185,9 @@ class Settler:
 
     def _fate(self, message: InboundMessage, event_id: str, tally: Tally) -> RecordOutcome:
         if tally.unwritten and tally.write_error is not None:
-            return self.effects.carry(message, event_id, tally.unwritten, tally.write_error)
+            return self.effects.carry(
+                message, event_id, tally.unwritten, tally.write_error, tally.prior_receives
+            )
         if tally.dead_letter_failure is not None:
             return self.effects.keep(message, event_id, tally.dead_letter_failure)
         if tally.back:
@@ -198,7 +203,7 @@ class Settler:
         if tally.postponed:
             wait = max(r.wait for r in tally.postponed)
             reason = tally.postponed[0].reason or "postponed"
-            return self.effects.postpone(message, event_id, wait, reason, failed_before=tally.failed_before)
+            return self.effects.postpone(message, event_id, wait, reason, tally.prior_receives)
         return RecordOutcome.done(_strongest(tally.settled + tally.known))
 
     def _summarise(self, plan: Plan, results: list[TargetResult], tally: Tally) -> None:

@@ -22,6 +22,8 @@ from optout_relay.observability import OutcomeMetrics, logger, provider_subsegme
 # After a 429 the account runs at half its budget for at least a minute (or the Retry-After).
 RATE_LIMITED_FACTOR = 0.5
 RATE_LIMITED_SECONDS = 60.0
+RATE_LIMITED = "rate_limited"  # the error code of a provider's 429
+POSTPONED_METRIC = {"no_rate_budget": "Deferred", "out_of_time": "OutOfTime"}
 
 
 class Step(StrEnum):
@@ -68,7 +70,6 @@ class ProviderCaller:
         failure: TransientError | None = None  # the last transient failure in this invocation
         while True:
             if not self.retry_policy.call_fits(remaining_seconds()):
-                self.metrics.count(optout.provider, "OutOfTime")
                 return self._not_now(optout, calls, failure, wait=1, reason="out_of_time")
             try:
                 # Credentials before the budget: nothing slow may sit between a grant and its
@@ -79,7 +80,6 @@ class ProviderCaller:
                 with self.slots or nullcontext():
                     wait = self._budget_wait(account, waited=waited)
                     if wait > 0:
-                        self.metrics.count(optout.provider, "Deferred")
                         return self._not_now(optout, calls, failure, wait=wait, reason="no_rate_budget")
                     calls += 1
                     answer = self._call(client, account, optout, credentials, refetched=refetched)
@@ -110,15 +110,16 @@ class ProviderCaller:
                 continue
             return TargetResult(optout, Step.ANSWERED, calls, answer=answer)
 
-    @staticmethod
     def _not_now(
-        optout: OptOut, calls: int, failure: TransientError | None, *, wait: float, reason: str
+        self, optout: OptOut, calls: int, failure: TransientError | None, *, wait: float, reason: str
     ) -> TargetResult:
         """No budget or no time for the next call. Before any failure that is a postponement,
         which no receive limit counts; after one it is that failure's retry, which the receive
         limit does count: a target that fails on every delivery (a provider that is down, a
-        wrong base URL) must reach its dead letter, never be postponed round and round."""
-        if failure is None:
+        wrong base URL) must reach its dead letter, never be postponed round and round. A 429
+        is the provider's own budget speaking, not a failure: waiting after it is waiting."""
+        if failure is None or failure.code == RATE_LIMITED:
+            self.metrics.count(optout.provider, POSTPONED_METRIC[reason])
             return TargetResult(optout, Step.POSTPONED, calls, wait=wait, reason=reason)
         return TargetResult(optout, Step.RETRY, calls, error=failure, defer_for=wait)
 
@@ -132,7 +133,7 @@ class ProviderCaller:
             return 1.0
 
     def _shrink_budget_after(self, account: Account, error: TransientError) -> None:
-        if error.code != "rate_limited" or self.budget is None or account.max_rps is None:
+        if error.code != RATE_LIMITED or self.budget is None or account.max_rps is None:
             return
         try:
             self.budget.shrink(
