@@ -136,11 +136,12 @@ class EventSourceMapping:
         started = clock()
         batches, wait = 0, 0
         while batches < max_batches:
-            if max_seconds is not None and clock() - started >= max_seconds:
+            elapsed = clock() - started
+            if max_seconds is not None and elapsed >= max_seconds:
                 left = self.in_flight()
                 if left == 0:
                     return batches
-                raise QueueNotDrained(left, clock() - started)
+                raise QueueNotDrained(left, elapsed)
             result = self.poll_once(wait_seconds=wait)
             if result.received:
                 batches, wait = batches + 1, 0

@@ -23,8 +23,9 @@ CARRIED_CONFIRMATION = "optout_confirmation"
 # On a dead letter of one target's permanent failure (and so on its redriven copy): the
 # id of the target (``domain.model.target_id``) a redrive tries again.
 REDRIVE_TARGET = "target_id"
-# On a fresh copy that replaced a postponed record whose target had already failed: the
-# receives the original had used, which still count towards the retry limit.
+# On a fresh copy of a record whose target had already failed (postponed, carrying an
+# answer, or replacing a dead letter SQS refused): the receives used so far, which still
+# count towards the retry limit.
 PRIOR_RECEIVES = "optout_prior_receives"
 
 

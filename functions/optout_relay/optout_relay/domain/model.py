@@ -131,8 +131,8 @@ class InboundMessage:
     # When the relay first had the message: a copy's ``optout_received_at`` attribute, else
     # when SQS accepted it (``SentTimestamp``); ISO-8601 UTC.
     first_seen_at: str | None = None
-    # Set on a fresh copy of a postponed record whose target had failed before: the
-    # receives of the messages it replaced (``optout_prior_receives``).
+    # Set on a fresh copy of a record whose target had failed before: the receives of the
+    # messages it replaced (``optout_prior_receives``).
     prior_receives: int = 0
 
     @property
