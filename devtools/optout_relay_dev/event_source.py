@@ -40,7 +40,7 @@ def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[
 
 
 class QueueNotDrained(RuntimeError):
-    """Messages were still in the queue when the drain's time was up."""
+    """Messages were still in the queue when the drain's time (``seconds``) was up."""
 
     def __init__(self, left: int, seconds: float) -> None:
         super().__init__(f"{left} message(s) still in the queue after {seconds:.0f} s")
@@ -136,12 +136,11 @@ class EventSourceMapping:
         started = clock()
         batches, wait = 0, 0
         while batches < max_batches:
-            elapsed = clock() - started
-            if max_seconds is not None and elapsed >= max_seconds:
+            if max_seconds is not None and clock() - started >= max_seconds:
                 left = self.in_flight()
                 if left == 0:
                     return batches
-                raise QueueNotDrained(left, elapsed)
+                raise QueueNotDrained(left, max_seconds)
             result = self.poll_once(wait_seconds=wait)
             if result.received:
                 batches, wait = batches + 1, 0
